@@ -122,10 +122,12 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 	for next < len(s.Params) && s.Params[next].Role != Positional {
 		next++
 	}
+	needValue := false // a required positional comes before any keyword
 	if next < len(s.Params) {
 		out = append(out, valuesFor(s.Params[next], current, values)...)
+		needValue = !s.Params[next].Optional
 	}
-	if !dashdash {
+	if !dashdash && !needValue {
 		var kws []string
 		for _, p := range s.Params {
 			if p.Role == Clause && (given&(1<<p.index) == 0 || p.Repeat) {

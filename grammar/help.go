@@ -58,7 +58,7 @@ func (g *Grammar) CommandHelp(name string) (string, error) {
 		fmt.Fprintf(&b, "\nAliases: %s\n", strings.Join(first.Aliases, ", "))
 	}
 	if first.Forceable {
-		fmt.Fprintf(&b, "\nForce: %s! goes past a lock or a failing check, for those allowed to force.\n", first.Name)
+		fmt.Fprintf(&b, "\nForce: %s! forces it past the checks that would stop it, if you may force.\n", first.Name)
 	}
 	var args, argHelp, flags, flagHelp []string
 	seen := map[string]bool{}
@@ -68,12 +68,16 @@ func (g *Grammar) CommandHelp(name string) (string, error) {
 				continue
 			}
 			seen[p.Name] = true
-			h := p.Help
+			var notes []string
 			if choices, ok := p.Type.(EnumType); ok {
-				h = joinSentence(h, "one of: "+strings.Join(choices, ", "))
+				notes = append(notes, "one of: "+strings.Join(choices, ", "))
 			}
 			if p.Default != "" {
-				h = joinSentence(h, "default "+p.Default)
+				notes = append(notes, "default "+p.Default)
+			}
+			h := p.Help
+			if len(notes) > 0 {
+				h = strings.TrimSpace(h + " (" + strings.Join(notes, "; ") + ")")
 			}
 			if p.Role == Flag {
 				d := "    " + p.display
@@ -107,13 +111,6 @@ func (g *Grammar) CommandHelp(name string) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-func joinSentence(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + " (" + b + ")"
 }
 
 // writeTable writes two aligned columns, wrapping the second at 80 columns.

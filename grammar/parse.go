@@ -7,12 +7,14 @@ import (
 
 // Command is a parsed command line: the form it matched, the force suffix and the
 // argument values in declaration order. Left-out arguments with a default hold it;
-// a repeated clause has one Arg per value.
+// a repeated clause has one Arg per value. Share it by pointer; do not copy it.
 type Command struct {
 	Spec  *Spec
 	Name  string
 	Force bool
 	Args  []Arg
+
+	buf [4]Arg // backs Args for most commands: one allocation per parse
 }
 
 // Arg is one argument value of a Command.
@@ -44,7 +46,9 @@ func (c *Command) All(name string) []Value {
 
 // Parse reads a raw line as chat sends it.
 func (g *Grammar) Parse(line string) (*Command, error) {
-	toks, err := Tokenize(line)
+	// The tokens live only while parsing: a typical command fits on the stack.
+	var buf [12]Token
+	toks, err := appendTokens(buf[:0], line)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +85,8 @@ func (g *Grammar) parseTokens(src string, toks []Token) (*Command, error) {
 	}
 	var best *Error
 	for _, s := range forms {
-		p := parser{src: src, toks: toks, spec: s}
-		c, err := p.parse(force)
+		p := parser{src: src, spec: s}
+		c, err := p.parse(toks, force)
 		if err == nil {
 			return c, nil
 		}
@@ -105,9 +109,11 @@ func usages(forms []*Spec) []string {
 }
 
 // parser reads the tokens after the command word against one form.
+//
+// The tokens are passed to its methods rather than kept in it, so that escape
+// analysis, which does not tell fields apart, can keep them on the stack.
 type parser struct {
 	src  string
-	toks []Token
 	spec *Spec
 	cmd  *Command
 	seen uint64 // bit i: Params[i] was given
@@ -128,13 +134,14 @@ func (p *parser) atEnd(msg string) *Error {
 	return &Error{Source: p.src, Pos: end, End: end, Msg: msg}
 }
 
-func (p *parser) parse(force bool) (*Command, *Error) {
+func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
 	s := p.spec
-	p.cmd = &Command{Spec: s, Name: s.Name, Force: force, Args: make([]Arg, 0, len(s.Params)+1)}
+	p.cmd = &Command{Spec: s, Name: s.Name, Force: force}
+	p.cmd.Args = p.cmd.buf[:0]
 	next := 0 // index in Params of the next positional to fill
 	dashdash := false
-	for i := 1; i < len(p.toks); i++ {
-		t := p.toks[i]
+	for i := 1; i < len(toks); i++ {
+		t := toks[i]
 		if t.Kind == Word && !dashdash {
 			if t.Text == "--" {
 				dashdash = true
@@ -142,7 +149,7 @@ func (p *parser) parse(force bool) (*Command, *Error) {
 			}
 			if isFlagLike(t.Text) {
 				var err *Error
-				if i, err = p.flag(i); err != nil {
+				if i, err = p.flag(toks, i); err != nil {
 					return nil, err
 				}
 				continue
@@ -151,11 +158,11 @@ func (p *parser) parse(force bool) (*Command, *Error) {
 				if p.given(c) && !c.Repeat {
 					return nil, p.withUsage(p.errorAt(t, strconv.Quote(t.Text)+" given twice"))
 				}
-				if i+1 >= len(p.toks) {
+				if i+1 >= len(toks) {
 					return nil, p.withUsage(p.atEnd("missing <" + c.Placeholder + "> after " + strconv.Quote(t.Text)))
 				}
 				i++
-				if err := p.value(c, p.toks[i]); err != nil {
+				if err := p.value(c, toks[i]); err != nil {
 					return nil, err
 				}
 				continue
@@ -170,7 +177,7 @@ func (p *parser) parse(force bool) (*Command, *Error) {
 		param := s.Params[next]
 		next++
 		if param.Rest {
-			if err := p.rest(param, p.toks[i:]); err != nil {
+			if err := p.rest(param, toks[i:]); err != nil {
 				return nil, err
 			}
 			break
@@ -191,6 +198,9 @@ func (p *parser) parse(force bool) (*Command, *Error) {
 		}
 	}
 	sortArgs(p.cmd.Args)
+	if len(p.cmd.Args) > len(p.cmd.buf) {
+		p.cmd.buf = [4]Arg{} // Args outgrew it: keep equal commands deeply equal
+	}
 	return p.cmd, nil
 }
 
@@ -346,8 +356,8 @@ func isFlagLike(s string) bool {
 
 // flag reads the flag at toks[i] and its value; it returns the index of the last
 // token it used.
-func (p *parser) flag(i int) (int, *Error) {
-	t := p.toks[i]
+func (p *parser) flag(toks []Token, i int) (int, *Error) {
+	t := toks[i]
 	text := t.Text
 	exact := p.src[t.Pos:t.End] == text
 	var param *Param
@@ -405,11 +415,11 @@ func (p *parser) flag(i int) (int, *Error) {
 		}
 	}
 	if !hasVal {
-		if i+1 >= len(p.toks) {
+		if i+1 >= len(toks) {
 			return i, p.withUsage(p.atEnd("missing <" + param.Placeholder + "> after " + flagName))
 		}
 		i++
-		vt = p.toks[i]
+		vt = toks[i]
 	}
 	return i, p.one(param, vt)
 }

@@ -66,6 +66,13 @@ func appendTokens(toks []Token, line string) ([]Token, error) {
 	i := 0
 	for {
 		for i < len(line) {
+			if c := line[i]; c < utf8.RuneSelf {
+				if !isSpaceByte(c) {
+					break
+				}
+				i++
+				continue
+			}
 			r, w := utf8.DecodeRuneInString(line[i:])
 			if !unicode.IsSpace(r) {
 				break
@@ -101,8 +108,14 @@ const (
 // scanWord reads one word starting at i. Words with nothing to resolve are
 // substrings of line; only quoted or escaped words build a new string.
 func scanWord(line string, start int) (Token, int, error) {
-	var b *strings.Builder // nil until the text differs from the source
 	i := start
+	for i < len(line) && plain[line[i]] {
+		i++
+	}
+	if i == len(line) || isSpaceByte(line[i]) {
+		return Token{Kind: Word, Text: line[start:i], Pos: start, End: i}, i, nil
+	}
+	var b *strings.Builder // nil until the text differs from the source
 	flush := func(upto int) {
 		if b == nil {
 			b = &strings.Builder{}
@@ -233,6 +246,17 @@ func scanSmart(line string, i int, open rune, b *strings.Builder) (int, error) {
 	}
 	return 0, &Error{Source: line, Pos: start, End: start + utf8.RuneLen(open), Msg: "unterminated quote: add a closing " + closer}
 }
+
+// plain marks the ASCII bytes that stand for themselves inside a word.
+var plain = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for _, c := range `"'\\&` {
+		t[c] = false
+	}
+	return t
+}()
 
 func isSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'

@@ -295,8 +295,8 @@ type nameType struct{ what string }
 
 func (n nameType) Name() string { return n.what }
 func (n nameType) Parse(t Token) (Value, error) {
-	if err := wordOnly(t, "a "+n.what+" name"); err != nil {
-		return Value{}, err
+	if t.Kind != Word || t.Text == "" {
+		return Value{}, wordOnly(t, "a "+n.what+" name")
 	}
 	if !validName(t.Text) {
 		return Value{}, &ValueError{Msg: "invalid " + n.what + " name " + strconv.Quote(t.Text) + ": use letters, digits, '-', '_' and '.'"}
@@ -345,10 +345,7 @@ func (s StageType) Parse(t Token) (Value, error) {
 	if err := wordOnly(t, "a stage name"); err != nil {
 		return Value{}, err
 	}
-	if full, ok := s.Aliases[t.Text]; ok {
-		return Value{Text: full}, nil
-	}
-	if full, ok := s.Aliases[strings.ToLower(t.Text)]; ok {
+	if full, ok := s.Aliases[lower(t.Text)]; ok {
 		return Value{Text: full}, nil
 	}
 	if !validName(t.Text) {

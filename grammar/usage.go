@@ -133,7 +133,7 @@ func (g *Grammar) parseUsage(line string) (*Spec, error) {
 		}
 		p.index = len(s.Params)
 		p.usage = stripTypes(strings.TrimSpace(u.src[start:u.pos]))
-		p.display = strings.TrimSuffix(strings.TrimPrefix(p.usage, "["), "]")
+		p.display = stripDefault(strings.TrimSuffix(strings.TrimPrefix(p.usage, "["), "]"))
 		if err := checkParam(s, p); err != nil {
 			return nil, u.errorf(start, "%v", err)
 		}
@@ -141,6 +141,19 @@ func (g *Grammar) parseUsage(line string) (*Spec, error) {
 	}
 	s.usage = stripTypes(strings.Join(strings.Fields(line), " "))
 	return s, nil
+}
+
+// stripDefault turns <name>=master into <name>: help shows the default apart.
+func stripDefault(s string) string {
+	i := strings.Index(s, ">=")
+	if i < 0 {
+		return s
+	}
+	end := strings.IndexAny(s[i+2:], " ]")
+	if end < 0 {
+		return s[:i+1]
+	}
+	return s[:i+1] + s[i+2+end:]
 }
 
 // stripTypes turns <n:int> into <n>: types are for the parser, not for readers.
