@@ -223,14 +223,20 @@ func sortArgs(a []Arg) {
 // tooMany reports a token no argument is left for: a mistyped keyword or flag if
 // it is near one, else an extra argument.
 func (p *parser) tooMany(t Token) *Error {
-	if t.Kind == Word && len(t.Text) > 2 {
+	if t.Kind == Word && len(t.Text) >= 2 {
 		var kws []string
 		for _, q := range p.spec.Params {
 			if q.Role == Clause && (!p.given(q) || q.Repeat) {
 				kws = append(kws, q.Keywords...)
 			}
 		}
-		if sug := suggest(t.Text, kws); sug != nil {
+		var sug []string
+		if len(t.Text) > 2 {
+			sug = suggest(t.Text, kws)
+		} else if w := lower(t.Text); contains(kws, string([]byte{w[1], w[0]})) {
+			sug = []string{string([]byte{w[1], w[0]})} // ot → to; but is → in would guess
+		}
+		if sug != nil {
 			e := p.withUsage(p.errorAt(t, "unknown keyword "+strconv.Quote(t.Text)))
 			e.Suggest = sug
 			return e
@@ -274,7 +280,7 @@ func (p *parser) one(param *Param, t Token) *Error {
 			if p.src[t.Pos:t.End] == t.Text {
 				e.Pos += pe.off
 			}
-			e.Msg = "<" + pe.param.Placeholder + ">: " + pe.msg
+			e.Msg = pe.msg
 		}
 		return e
 	}
@@ -313,11 +319,11 @@ func parseValue(param *Param, t Token) (Value, error) {
 		return v, err
 	}
 	if part == "" {
-		return v, &partError{param: param.Part, off: len(head), msg: "missing after /"}
+		return v, &partError{param: param.Part, off: len(head), msg: "missing " + param.Part.label() + ` after "/"`}
 	}
 	pv, err := param.Part.Type.Parse(Token{Kind: Word, Text: part})
 	if err != nil {
-		return v, &partError{param: param.Part, off: len(head) + 1, msg: err.Error()}
+		return v, &partError{param: param.Part, off: len(head) + 1, msg: param.Part.label() + ": " + err.Error()}
 	}
 	v.Part = pv.Text
 	return v, nil

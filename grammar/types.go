@@ -466,6 +466,9 @@ func (userType) Parse(t Token) (Value, error) {
 }
 func (userType) Format(v Value) string {
 	if v.Kind == Word {
+		if strings.Contains(v.Label, "@") {
+			return Quote(v.Label) // an email address
+		}
 		return Quote("@" + v.Label)
 	}
 	return refText(Token{Kind: UserRef, Text: v.Text, Label: v.Label})

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for the adapters, which map it to an exit status, an
+// HTTP status or a chat reply.
+type Code string
+
+// Error codes.
+const (
+	Invalid     Code = "invalid"     // bad input: the user can fix the command
+	NotFound    Code = "not_found"   // no such pipeline, stage, release or job
+	Denied      Code = "denied"      // policy said no
+	Conflict    Code = "conflict"    // a lock, or the state moved under us
+	Unavailable Code = "unavailable" // a dependency is down; try again
+	Internal    Code = "internal"    // a bug or an unexpected failure
+)
+
+// Error is an error with a code and a message fit for the user. Internal errors
+// show the user only Ref; the cause goes to the log.
+type Error struct {
+	Code Code
+	// Msg is the whole message for the user.
+	Msg string
+	// Ref identifies the failure in the log, for internal errors.
+	Ref string
+	Err error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Msg != "":
+		return e.Msg
+	case e.Err != nil:
+		return e.Err.Error()
+	}
+	return string(e.Code)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with code and a formatted message; %w wraps a cause.
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// ErrorCode returns the code of err: that of the first *Error in its chain,
+// Invalid for a grammar error, Internal for anything else, "" for nil.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// ErrorMessage returns what the user may read of err: the message of an *Error,
+// or for an internal error only its reference.
+func ErrorMessage(err error) string {
+	var e *Error
+	if !errors.As(err, &e) || e.Code == Internal {
+		ref := ""
+		if e != nil && e.Ref != "" {
+			ref = " (reference " + e.Ref + ")"
+		}
+		return "internal error" + ref + "; the details are in the server log"
+	}
+	return e.Msg
+}
