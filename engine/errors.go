@@ -27,7 +27,10 @@ type Error struct {
 	Msg string
 	// Ref identifies the failure in the log, for internal errors.
 	Ref string
-	Err error
+	// Confirm, when set, is the question whose yes lets the command run: ask it
+	// and run the command again with Context.Confirmed.
+	Confirm string
+	Err     error
 }
 
 func (e *Error) Error() string {

@@ -1,0 +1,644 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chatops/chatops/grammar"
+)
+
+func builtinHandlers() map[string]handler {
+	return map[string]handler{
+		"help":      runHelp,
+		"pipelines": runPipelines,
+		"info":      runInfo,
+		"release":   runRelease,
+		"deploy":    runDeploy,
+		"promote":   runPromote,
+		"releases":  runReleases,
+		"rollback":  runRollback,
+		"lock":      runLock,
+		"unlock":    runUnlock,
+		"route":     runRoute,
+		"jobs":      runJobs,
+		"whoami":    runWhoami,
+	}
+}
+
+func (r *run) text(name string) string {
+	v, _ := r.cmd.Get(name)
+	return v.Text
+}
+
+func (r *run) has(name string) bool {
+	_, ok := r.cmd.Get(name)
+	return ok
+}
+
+func runHelp(r *run) (*Result, error) {
+	allowed := func(s *grammar.Spec) bool { return r.e.Allowed(r.c, s.Name) }
+	if name := r.text("command"); name != "" {
+		if !r.e.Allowed(r.c, name) {
+			return nil, Errorf(Denied, "%s may not run %s", r.c.Actor.ID, name)
+		}
+		h, err := r.e.Grammar.CommandHelp(name)
+		if err != nil {
+			return nil, &Error{Code: Invalid, Msg: err.Error()}
+		}
+		return &Result{Title: "help " + name, Text: h, Data: map[string]string{"help": h}}, nil
+	}
+	h := r.e.Grammar.Help(allowed)
+	return &Result{Title: "help", Text: h, Data: map[string]string{"help": h}}, nil
+}
+
+// StageView is one stage as info shows it.
+type StageView struct {
+	Name    string    `json:"name"`
+	Version string    `json:"version,omitempty"`
+	Release *Release  `json:"release,omitempty"`
+	Lock    *Lock     `json:"lock,omitempty"`
+	Apps    []AppView `json:"apps,omitempty"`
+}
+
+// AppView is one app of a stage.
+type AppView struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version,omitempty"`
+	Release *Release `json:"release,omitempty"`
+}
+
+// PipelineView is a pipeline as info and pipelines show it.
+type PipelineView struct {
+	Name   string      `json:"pipeline"`
+	Lock   *Lock       `json:"lock,omitempty"`
+	Stages []StageView `json:"stages"`
+}
+
+func view(pc *PipelineConfig, st *PipelineState) PipelineView {
+	v := PipelineView{Name: pc.Name, Lock: st.Lock}
+	for _, stage := range pc.Stages {
+		sv := StageView{Name: stage}
+		if s, ok := st.Slots[stage]; ok {
+			sv.Release, sv.Lock = s.Current, s.Lock
+			if s.Current != nil {
+				sv.Version = s.Current.Version
+			}
+		}
+		var apps []string
+		for name := range st.Slots {
+			if a, ok := strings.CutPrefix(name, stage+"/"); ok {
+				apps = append(apps, a)
+			}
+		}
+		sort.Strings(apps)
+		for _, a := range apps {
+			cur := st.Slots[stage+"/"+a].Current
+			av := AppView{Name: a, Release: cur}
+			if cur != nil {
+				av.Version = cur.Version
+			}
+			sv.Apps = append(sv.Apps, av)
+		}
+		v.Stages = append(v.Stages, sv)
+	}
+	return v
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func runPipelines(r *run) (*Result, error) {
+	res := &Result{Title: "Pipelines", Columns: []string{"PIPELINE", "STAGES"}}
+	var views []PipelineView
+	for i := range r.e.Config.Pipelines {
+		pc := &r.e.Config.Pipelines[i]
+		st, _, err := r.e.state(r.ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		v := view(pc, st)
+		views = append(views, v)
+		var parts []string
+		for _, s := range v.Stages {
+			p := s.Name
+			if s.Version != "" {
+				p += " " + s.Version
+			}
+			parts = append(parts, p)
+		}
+		res.Rows = append(res.Rows, []string{pc.Name, strings.Join(parts, " → ")})
+	}
+	if len(views) == 0 {
+		res.Text = "No pipelines are configured."
+	}
+	res.Data = views
+	return res, nil
+}
+
+func runInfo(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	st, _, err := r.e.state(r.ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	v := view(pc, st)
+	res := &Result{Title: "Pipeline " + pc.Name, Columns: []string{"STAGE", "VERSION", "COMMIT", "BY", "WHEN", "LOCK"}, Data: v}
+	if st.Lock != nil {
+		res.Text = describeLock(st.Lock, "The whole pipeline") + "."
+	}
+	row := func(name string, rel *Release, lock *Lock) []string {
+		row := []string{name, "-", "", "", "", ""}
+		if rel != nil {
+			row[1], row[2], row[3], row[4] = rel.Version, rel.Commit, rel.By, when(rel.At)
+		}
+		if lock != nil {
+			row[5] = "locked by " + lock.By
+		}
+		return row
+	}
+	for _, s := range v.Stages {
+		res.Rows = append(res.Rows, row(s.Name, s.Release, s.Lock))
+		for _, a := range s.Apps {
+			res.Rows = append(res.Rows, row(s.Name+"/"+a.Name, a.Release, nil))
+		}
+	}
+	return res, nil
+}
+
+// writable returns an error when a lock stops changing stage, unless forced.
+func (r *run) writable(st *PipelineState, stage string) error {
+	lock, locked := st.lockOf(stage)
+	if lock == nil || r.cmd.Force {
+		return nil
+	}
+	what := st.Name + " " + locked
+	if locked == "" {
+		what = "the whole pipeline " + st.Name
+	}
+	return Errorf(Conflict, "%s; unlock it, or force with %s! if you may", describeLock(lock, what), r.cmd.Name)
+}
+
+// changed is the result of a change to the ledger.
+func changed(title, summary string, pc *PipelineConfig, data any) *Result {
+	return &Result{Title: title, Text: summary, Data: map[string]any{"pipeline": pc.Name, "summary": summary, "change": data}}
+}
+
+func runRelease(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	stage := pc.Stages[0]
+	if r.has("to") {
+		stage = r.text("to")
+	}
+	if err := checkStage(pc, stage); err != nil {
+		return nil, err
+	}
+	version := r.text("version")
+	if err := r.checkStage(stage, fmt.Sprintf("Release %s %s into %s", pc.Name, version, stage)); err != nil {
+		return nil, err
+	}
+	rel := Release{Version: version, Commit: r.text("commit"), Notes: r.text("notes"), By: r.c.Actor.ID, At: r.e.Now(), Action: "release"}
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		if err := r.writable(st, stage); err != nil {
+			return "", err
+		}
+		if cur := st.current(stage); cur != nil && cur.Version == version {
+			return "", Errorf(Conflict, "%s already runs %s in %s", pc.Name, version, stage)
+		}
+		st.put(stage, rel)
+		return fmt.Sprintf("Released %s %s into %s.", pc.Name, version, stage), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Released", summary, pc, rel), nil
+}
+
+func runDeploy(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	v, _ := r.cmd.Get("pipeline")
+	branch := v.Part
+	if branch == "" {
+		branch = "main"
+	}
+	stage := pc.Stages[0]
+	if r.has("to") {
+		stage = r.text("to")
+	}
+	if err := checkStage(pc, stage); err != nil {
+		return nil, err
+	}
+	if err := r.checkStage(stage, fmt.Sprintf("Deploy %s/%s into %s", pc.Name, branch, stage)); err != nil {
+		return nil, err
+	}
+	r.progress("building %s from branch %s", pc.Name, branch)
+	now := r.e.Now()
+	var rel Release
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		if err := r.writable(st, stage); err != nil {
+			return "", err
+		}
+		base := "0.0.0"
+		if cur := st.current(stage); cur != nil {
+			base, _, _ = strings.Cut(strings.TrimPrefix(cur.Version, "v"), "-")
+			base, _, _ = strings.Cut(base, "+")
+		}
+		rel = Release{Version: fmt.Sprintf("%s-%s.%d", base, buildID(branch), st.Seq+1), Branch: branch, By: r.c.Actor.ID, At: now, Action: "deploy"}
+		st.put(stage, rel)
+		return fmt.Sprintf("Deployed %s/%s into %s as %s.", pc.Name, branch, stage, rel.Version), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Deployed", summary, pc, rel), nil
+}
+
+// buildID makes a branch name fit a semantic version's pre-release part.
+func buildID(branch string) string {
+	b := []byte(branch)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// promotion is what a promote command resolves to.
+type promotion struct {
+	from    string   // slot
+	targets []string // slots
+}
+
+// plan resolves a promote's stages: no clauses promotes the stage upstream of
+// the last into the last; only targets promotes from the stage before the
+// first target; only a source promotes into the next stage.
+func (r *run) plan(pc *PipelineConfig) (promotion, error) {
+	var p promotion
+	from, hasFrom := r.cmd.Get("from")
+	tos := r.cmd.All("to")
+	for _, t := range tos {
+		if err := checkStage(pc, t.Text); err != nil {
+			return p, err
+		}
+	}
+	if hasFrom {
+		if err := checkStage(pc, from.Text); err != nil {
+			return p, err
+		}
+	}
+	if len(pc.Stages) < 2 && (!hasFrom || len(tos) == 0) {
+		return p, Errorf(Invalid, "pipeline %s has a single stage: nothing to promote into", pc.Name)
+	}
+	switch {
+	case !hasFrom && len(tos) == 0:
+		n := len(pc.Stages)
+		p.from, p.targets = pc.Stages[n-2], []string{pc.Stages[n-1]}
+	case !hasFrom:
+		i := stageIndex(pc, tos[0].Text)
+		if i == 0 {
+			return p, Errorf(Invalid, "%s is the first stage of %s: say which stage to promote from", tos[0].Text, pc.Name)
+		}
+		p.from = pc.Stages[i-1]
+	case len(tos) == 0:
+		i := stageIndex(pc, from.Text)
+		if i == len(pc.Stages)-1 {
+			return p, Errorf(Invalid, "%s is the last stage of %s: there is nothing after it to promote into", from.Text, pc.Name)
+		}
+		p.from = slotName(from.Text, from.Part)
+		p.targets = []string{pc.Stages[i+1]}
+	default:
+		p.from = slotName(from.Text, from.Part)
+	}
+	for _, t := range tos {
+		p.targets = append(p.targets, slotName(t.Text, t.Part))
+	}
+	fromIdx := stageIndex(pc, stageOf(p.from))
+	for _, t := range p.targets {
+		if t == p.from {
+			return p, Errorf(Invalid, "cannot promote %s into itself", t)
+		}
+		if stageIndex(pc, stageOf(t)) < fromIdx {
+			return p, Errorf(Invalid, "cannot promote from %s back up to %s: promotion goes downstream (%s)", p.from, t, strings.Join(pc.Stages, " → "))
+		}
+	}
+	return p, nil
+}
+
+func stageOf(slot string) string {
+	s, _, _ := strings.Cut(slot, "/")
+	return s
+}
+
+func runPromote(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.plan(pc)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range p.targets {
+		if err := r.checkStage(stageOf(t), fmt.Sprintf("Promote %s from %s to %s", pc.Name, p.from, strings.Join(p.targets, ", "))); err != nil {
+			return nil, err
+		}
+	}
+	now := r.e.Now()
+	var moved []Release
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		moved = moved[:0]
+		src := st.current(p.from)
+		if src == nil {
+			return "", Errorf(Conflict, "%s has no release in %s to promote", pc.Name, p.from)
+		}
+		var done, same []string
+		for _, t := range p.targets {
+			if err := r.writable(st, stageOf(t)); err != nil {
+				return "", err
+			}
+			if cur := st.current(t); cur != nil && cur.Version == src.Version {
+				same = append(same, t)
+				continue
+			}
+			rel := *src
+			rel.By, rel.At, rel.Action, rel.From = r.c.Actor.ID, now, "promote", p.from
+			st.put(t, rel)
+			moved = append(moved, rel)
+			done = append(done, t)
+		}
+		var parts []string
+		if len(done) > 0 {
+			parts = append(parts, fmt.Sprintf("Promoted %s %s from %s to %s.", pc.Name, src.Version, p.from, strings.Join(done, ", ")))
+		}
+		if len(same) > 0 {
+			parts = append(parts, fmt.Sprintf("%s already runs %s in %s.", pc.Name, src.Version, strings.Join(same, ", ")))
+		}
+		return strings.Join(parts, " "), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Promoted", summary, pc, map[string]any{"from": p.from, "to": p.targets}), nil
+}
+
+func runReleases(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	stage := pc.Stages[len(pc.Stages)-1]
+	if r.has("in") {
+		stage = r.text("in")
+	}
+	if err := checkStage(pc, stage); err != nil {
+		return nil, err
+	}
+	limit, _ := r.cmd.Get("limit")
+	if limit.Int < 1 {
+		return nil, Errorf(Invalid, "--limit must be at least 1, got %d", limit.Int)
+	}
+	st, _, err := r.e.state(r.ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	var list []Release
+	if s, ok := st.Slots[stage]; ok {
+		for i := len(s.History) - 1; i >= 0 && int64(len(list)) < limit.Int; i-- {
+			list = append(list, s.History[i])
+		}
+	}
+	res := &Result{Title: fmt.Sprintf("Releases of %s in %s", pc.Name, stage), Columns: []string{"VERSION", "ACTION", "BY", "WHEN", "COMMIT", "NOTES"}, Data: list}
+	for _, rel := range list {
+		action := rel.Action
+		if rel.From != "" {
+			action += " from " + rel.From
+		}
+		res.Rows = append(res.Rows, []string{rel.Version, action, rel.By, when(rel.At), rel.Commit, rel.Notes})
+	}
+	if len(list) == 0 {
+		res.Text = "No releases yet."
+	}
+	return res, nil
+}
+
+func runRollback(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	stage := pc.Stages[len(pc.Stages)-1]
+	if r.has("in") {
+		stage = r.text("in")
+	}
+	if err := checkStage(pc, stage); err != nil {
+		return nil, err
+	}
+	target := r.text("to")
+	action := fmt.Sprintf("Roll %s back in %s", pc.Name, stage)
+	if target != "" {
+		action += " to " + target
+	}
+	if err := r.checkStage(stage, action); err != nil {
+		return nil, err
+	}
+	now := r.e.Now()
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		if err := r.writable(st, stage); err != nil {
+			return "", err
+		}
+		s := st.Slots[stage]
+		var back *Release
+		if target == "" {
+			if back = previousRelease(s); back == nil {
+				return "", Errorf(Conflict, "%s has no earlier release in %s to roll back to", pc.Name, stage)
+			}
+		} else if back = findRelease(s, target); back == nil {
+			return "", Errorf(NotFound, "%s never ran %s in %s; see releases %s in %s", pc.Name, target, stage, pc.Name, stage)
+		}
+		from := s.Current.Version
+		if from == back.Version {
+			return "", Errorf(Conflict, "%s already runs %s in %s", pc.Name, back.Version, stage)
+		}
+		rel := *back
+		rel.By, rel.At, rel.Action, rel.From = r.c.Actor.ID, now, "rollback", ""
+		st.put(stage, rel)
+		return fmt.Sprintf("Rolled %s back in %s from %s to %s.", pc.Name, stage, from, back.Version), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Rolled back", summary, pc, nil), nil
+}
+
+func runLock(r *run) (*Result, error) {
+	return lockOrUnlock(r, true)
+}
+
+func runUnlock(r *run) (*Result, error) {
+	return lockOrUnlock(r, false)
+}
+
+func lockOrUnlock(r *run, lock bool) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	stage := r.text("stage")
+	what := "the whole pipeline " + pc.Name
+	if stage != "" {
+		if err := checkStage(pc, stage); err != nil {
+			return nil, err
+		}
+		what = pc.Name + " " + stage
+		for _, rule := range r.e.Config.Policy.Stages {
+			if rule.Stage == stage && len(rule.Groups) > 0 && !r.c.Actor.in(rule.Groups) {
+				return nil, r.deny("policy.stages for "+stage, "%s may not change %s: that needs group %s", r.c.Actor.ID, stage, strings.Join(rule.Groups, " or "))
+			}
+		}
+	}
+	now := r.e.Now()
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		ref := &st.Lock
+		if stage != "" {
+			ref = &st.slot(stage).Lock
+		}
+		if lock {
+			if *ref != nil && (*ref).By != r.c.Actor.ID {
+				return "", Errorf(Conflict, "%s already", describeLock(*ref, what))
+			}
+			*ref = &Lock{By: r.c.Actor.ID, Reason: r.text("reason"), At: now}
+			st.Seq++
+			return fmt.Sprintf("Locked %s.", what), nil
+		}
+		if *ref == nil {
+			return fmt.Sprintf("%s was not locked.", upperFirst(what)), nil
+		}
+		*ref = nil
+		st.Seq++
+		return fmt.Sprintf("Unlocked %s.", what), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	title := "Locked"
+	if !lock {
+		title = "Unlocked"
+	}
+	return changed(title, summary, pc, nil), nil
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func runRoute(r *run) (*Result, error) {
+	return nil, Errorf(Unavailable, "route is not available yet: notifications to channels arrive with the Slack adapter")
+}
+
+func runJobs(r *run) (*Result, error) {
+	if id := r.text("job-id"); id != "" {
+		j, err := r.e.Jobs.Get(r.ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		res := &Result{Title: "Job " + j.ID, Data: j, Fields: []Field{
+			{"Command", j.Command}, {"By", j.Actor + " (" + j.Source + ")"}, {"State", j.State},
+			{"Started", when(j.Started)}, {"Finished", when(j.Finished)}, {"Outcome", j.Outcome},
+		}}
+		res.Text = strings.Join(j.Progress, "\n")
+		return res, nil
+	}
+	list, err := r.e.Jobs.List(r.ctx, 20)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Title: "Jobs", Columns: []string{"ID", "STATE", "BY", "STARTED", "COMMAND"}, Data: list}
+	for _, j := range list {
+		res.Rows = append(res.Rows, []string{j.ID, j.State, j.Actor, when(j.Started), j.Command})
+	}
+	if len(list) == 0 {
+		res.Text = "No jobs yet."
+	}
+	return res, nil
+}
+
+func runWhoami(r *run) (*Result, error) {
+	a := r.c.Actor
+	groups := strings.Join(a.Groups, ", ")
+	if groups == "" {
+		groups = "(none)"
+	}
+	known := "yes"
+	if !a.Known {
+		known = "no: add yourself under users in " + r.e.Config.Path
+	}
+	return &Result{Title: "You are " + a.ID, Data: a, Fields: []Field{
+		{"Identity", a.Identity}, {"Source", a.Source}, {"Groups", groups}, {"In the config", known},
+	}}, nil
+}
+
+// customHandler runs a config-declared command's exec action.
+func customHandler(r *run) (*Result, error) {
+	var cc *CommandConfig
+	for i := range r.e.Config.Commands {
+		name, _, _ := strings.Cut(strings.TrimSpace(r.e.Config.Commands[i].Usage), " ")
+		if strings.TrimSuffix(strings.ToLower(name), "[!]") == r.cmd.Name {
+			cc = &r.e.Config.Commands[i]
+		}
+	}
+	if cc == nil || r.e.Runner == nil {
+		return nil, Errorf(Unavailable, "%s has no action here", r.cmd.Name)
+	}
+	vars := map[string]string{}
+	for _, a := range r.cmd.Args {
+		s := a.Value.Text
+		if a.Param.Type.Name() == "int" || a.Param.Type.Name() == "bool" || a.Param.Type.Name() == "duration" {
+			s = strings.Trim(a.String(), `"`)
+		}
+		if a.Value.Part != "" {
+			s += "/" + a.Value.Part
+		}
+		vars[a.Param.Name] = s
+	}
+	expand := func(s string) string {
+		for k, v := range vars {
+			s = strings.ReplaceAll(s, "{"+k+"}", v)
+		}
+		return s
+	}
+	spec := ExecSpec{Dir: cc.Exec.Dir, Timeout: cc.Exec.Timeout}
+	for _, a := range cc.Exec.Argv {
+		spec.Argv = append(spec.Argv, expand(a))
+	}
+	for k, v := range cc.Exec.Env {
+		spec.Env = append(spec.Env, k+"="+expand(v))
+	}
+	sort.Strings(spec.Env)
+	var out []string
+	err := r.e.Runner.Run(r.ctx, spec, func(line string) {
+		out = append(out, line)
+		r.progress("%s", line)
+	})
+	if err != nil {
+		return nil, Errorf(Unavailable, "%s failed: %v", r.cmd.Name, err)
+	}
+	return &Result{Title: r.cmd.Canonical(), Text: strings.Join(out, "\n"), Data: map[string]any{"output": out}}, nil
+}

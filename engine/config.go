@@ -1,0 +1,354 @@
+package engine
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/chatops/chatops/grammar"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is chatops.yaml: pipelines, people, policy and custom commands.
+type Config struct {
+	// Path is where the config was read from, or "built-in demo".
+	Path string `yaml:"-"`
+
+	Pipelines []PipelineConfig `yaml:"pipelines"`
+	Users     []UserConfig     `yaml:"users"`
+	Groups    []string         `yaml:"groups"`
+	Policy    PolicyConfig     `yaml:"policy"`
+	Commands  []CommandConfig  `yaml:"commands"`
+
+	lines map[string]int // "policy.stages.production" → line, for messages
+}
+
+// PipelineConfig declares a pipeline and its stages in promotion order.
+type PipelineConfig struct {
+	Name   string   `yaml:"name"`
+	Stages []string `yaml:"stages"`
+	// Seed gives a new ledger its first releases: stage → version.
+	Seed map[string]string `yaml:"seed"`
+}
+
+// UserConfig names one person by every identity they have: a Slack user id, an
+// email address, a local login.
+type UserConfig struct {
+	Name   string   `yaml:"name"`
+	Slack  string   `yaml:"slack"`
+	Email  string   `yaml:"email"`
+	Login  string   `yaml:"login"`
+	Groups []string `yaml:"groups"`
+}
+
+// PolicyConfig says who may do what, where.
+type PolicyConfig struct {
+	// Commands restricts commands by group, user and (in Slack) channel.
+	Commands []CommandRule `yaml:"commands"`
+	// Stages restricts changes to a stage and may ask for confirmation.
+	Stages []StageRule `yaml:"stages"`
+	// Force lists the groups whose members may use the ! suffix.
+	Force []string `yaml:"force"`
+	// Impersonate lists the groups whose members may run as someone else (--as).
+	Impersonate []string `yaml:"impersonate"`
+}
+
+// CommandRule restricts one command. Empty lists mean anyone, anywhere.
+type CommandRule struct {
+	Command  string   `yaml:"command"`
+	Groups   []string `yaml:"groups"`
+	Users    []string `yaml:"users"`
+	Channels []string `yaml:"channels"`
+}
+
+// StageRule restricts changes to a stage of every pipeline.
+type StageRule struct {
+	Stage   string   `yaml:"stage"`
+	Groups  []string `yaml:"groups"`
+	Confirm bool     `yaml:"confirm"`
+}
+
+// CommandConfig declares a custom command: a usage line in the grammar's syntax
+// and an exec action.
+type CommandConfig struct {
+	Usage   string     `yaml:"usage"`
+	Summary string     `yaml:"summary"`
+	Help    string     `yaml:"help"`
+	Exec    ExecConfig `yaml:"exec"`
+}
+
+// ExecConfig runs a program. Arguments and environment values may name the
+// command's arguments as {name}.
+type ExecConfig struct {
+	Argv    []string          `yaml:"argv"`
+	Env     map[string]string `yaml:"env"`
+	Timeout time.Duration     `yaml:"timeout"`
+	Dir     string            `yaml:"dir"`
+}
+
+//go:embed demo.yaml
+var demoConfig []byte
+
+// DemoConfig is the built-in configuration used when there is no chatops.yaml:
+// pipeline demo with development → staging → production, staging one version
+// ahead of production.
+func DemoConfig() *Config {
+	c, err := ParseConfig("built-in demo", demoConfig)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// LoadConfig reads and validates the config file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errorf(Invalid, "config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// ParseConfig reads and validates a config. Errors are Invalid and name
+// file:line: unknown keys, wrong types, unknown stages, groups and commands.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, configError(path, err)
+	}
+	c := &Config{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is an empty config
+		return nil, configError(path, err)
+	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// configError turns yaml's "line 3: …" messages into "path:3: …", one per line.
+func configError(path string, err error) error {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	for i, m := range msgs {
+		if sub := yamlLine.FindStringSubmatch(m); sub != nil {
+			msgs[i] = path + ":" + sub[1] + ": " + m[len(sub[0]):]
+		} else {
+			msgs[i] = path + ": " + strings.TrimPrefix(m, "yaml: ")
+		}
+		msgs[i] = strings.Replace(msgs[i], " in type engine.", " in ", 1)
+	}
+	return &Error{Code: Invalid, Msg: strings.Join(msgs, "\n"), Err: err}
+}
+
+// indexLines records the line of every mapping key and list item by its path:
+// pipelines.0.stages, policy.stages.1.stage.
+func indexLines(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(path, n.Content[i].Value)
+			lines[p] = n.Content[i].Line
+			indexLines(n.Content[i+1], p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := join(path, fmt.Sprint(i))
+			lines[p] = c.Line
+			indexLines(c, p, lines)
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// at formats "path:line" for the config element at key.
+func (c *Config) at(key string) string {
+	if l, ok := c.lines[key]; ok {
+		return fmt.Sprintf("%s:%d", c.Path, l)
+	}
+	return c.Path
+}
+
+func (c *Config) errorf(key, format string, args ...any) error {
+	return &Error{Code: Invalid, Msg: c.at(key) + ": " + fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	stages := map[string]bool{}
+	seen := map[string]bool{}
+	for i, p := range c.Pipelines {
+		key := fmt.Sprintf("pipelines.%d", i)
+		if !validName(p.Name) {
+			return c.errorf(key, "pipeline name %q: use letters, digits, '-', '_' and '.'", p.Name)
+		}
+		if seen[p.Name] {
+			return c.errorf(key, "pipeline %q declared twice", p.Name)
+		}
+		seen[p.Name] = true
+		if len(p.Stages) == 0 {
+			return c.errorf(key, "pipeline %q has no stages", p.Name)
+		}
+		inPipeline := map[string]bool{}
+		for j, s := range p.Stages {
+			if !validName(s) {
+				return c.errorf(fmt.Sprintf("%s.stages.%d", key, j), "stage name %q: use letters, digits, '-', '_' and '.'", s)
+			}
+			if inPipeline[s] {
+				return c.errorf(fmt.Sprintf("%s.stages.%d", key, j), "stage %q listed twice", s)
+			}
+			inPipeline[s] = true
+			stages[s] = true
+		}
+		for s, v := range p.Seed {
+			if !inPipeline[s] {
+				return c.errorf(key+".seed."+s, "unknown stage %q in the seed of %s; stages: %s", s, p.Name, strings.Join(p.Stages, ", "))
+			}
+			if !grammar.IsVersion(v) {
+				return c.errorf(key+".seed."+s, "seed version %q is not a semantic version", v)
+			}
+		}
+	}
+	groups := map[string]bool{}
+	for _, g := range c.Groups {
+		groups[g] = true
+	}
+	users := map[string]bool{}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users.%d", i)
+		if u.Name == "" {
+			return c.errorf(key, "a user needs a name")
+		}
+		if users[u.Name] {
+			return c.errorf(key, "user %q declared twice", u.Name)
+		}
+		users[u.Name] = true
+		for j, g := range u.Groups {
+			if !groups[g] {
+				return c.errorf(fmt.Sprintf("%s.groups.%d", key, j), "unknown group %q; declare it under groups", g)
+			}
+		}
+	}
+	checkGroups := func(key string, list []string) error {
+		for j, g := range list {
+			if !groups[g] {
+				return c.errorf(fmt.Sprintf("%s.%d", key, j), "unknown group %q; declare it under groups", g)
+			}
+		}
+		return nil
+	}
+	commands := map[string]bool{}
+	for _, d := range Builtins {
+		name, _, _ := strings.Cut(d.Usage, " ")
+		commands[strings.TrimSuffix(name, "[!]")] = true
+	}
+	for i, cc := range c.Commands {
+		key := fmt.Sprintf("commands.%d", i)
+		if len(cc.Exec.Argv) == 0 {
+			return c.errorf(key, "custom command %q needs exec.argv", cc.Usage)
+		}
+		if cc.Exec.Timeout < 0 {
+			return c.errorf(key+".exec.timeout", "timeout must not be negative")
+		}
+		name, _, _ := strings.Cut(strings.TrimSpace(cc.Usage), " ")
+		commands[strings.TrimSuffix(strings.ToLower(name), "[!]")] = true
+	}
+	if _, err := c.Grammar(); err != nil {
+		return err
+	}
+	for i, r := range c.Policy.Commands {
+		key := fmt.Sprintf("policy.commands.%d", i)
+		if !commands[r.Command] {
+			return c.errorf(key, "unknown command %q in policy", r.Command)
+		}
+		for j, u := range r.Users {
+			if !users[u] {
+				return c.errorf(fmt.Sprintf("%s.users.%d", key, j), "unknown user %q; declare it under users", u)
+			}
+		}
+		if err := checkGroups(key+".groups", r.Groups); err != nil {
+			return err
+		}
+	}
+	for i, r := range c.Policy.Stages {
+		key := fmt.Sprintf("policy.stages.%d", i)
+		if !stages[r.Stage] {
+			return c.errorf(key, "unknown stage %q in policy; no pipeline has it", r.Stage)
+		}
+		if err := checkGroups(key+".groups", r.Groups); err != nil {
+			return err
+		}
+	}
+	if err := checkGroups("policy.force", c.Policy.Force); err != nil {
+		return err
+	}
+	return checkGroups("policy.impersonate", c.Policy.Impersonate)
+}
+
+// Grammar returns the built-in commands and the config's custom commands. A bad
+// usage line is an Invalid error naming its line in the file.
+func (c *Config) Grammar() (*grammar.Grammar, error) {
+	decls := append([]grammar.Decl(nil), Builtins...)
+	for _, cc := range c.Commands {
+		decls = append(decls, grammar.Decl{Usage: cc.Usage, Summary: cc.Summary, Help: cc.Help})
+	}
+	g, err := grammar.New(decls)
+	if err != nil {
+		for i, cc := range c.Commands {
+			if strings.Contains(err.Error(), fmt.Sprintf("%q", cc.Usage)) {
+				return nil, c.errorf(fmt.Sprintf("commands.%d", i), "%v", err)
+			}
+		}
+		return nil, &Error{Code: Invalid, Msg: c.Path + ": " + err.Error()}
+	}
+	return g, nil
+}
+
+// Pipeline returns the declared pipeline called name.
+func (c *Config) Pipeline(name string) (*PipelineConfig, bool) {
+	for i := range c.Pipelines {
+		if c.Pipelines[i].Name == name {
+			return &c.Pipelines[i], true
+		}
+	}
+	return nil, false
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}

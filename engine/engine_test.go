@@ -1,0 +1,287 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	natsadapter "github.com/chatops/chatops/adapters/nats"
+	"github.com/chatops/chatops/engine"
+)
+
+// newEngine returns an engine over an embedded JetStream in a temporary dir.
+func newEngine(t testing.TB, cfg *engine.Config) *engine.Engine {
+	t.Helper()
+	conn, err := natsadapter.Open(context.Background(), natsadapter.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	e.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}
+	return e
+}
+
+func terminal(e *engine.Engine, who string) engine.Context {
+	return engine.Context{Actor: e.Identify(engine.SourceTerminal, who), Confirmed: true}
+}
+
+func TestDemoPromote(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	res, err := e.ExecLine(ctx, terminal(e, "alice"), "promote demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != "Promoted demo 1.2.0 from staging to production." {
+		t.Errorf("promote said %q", res.Text)
+	}
+	res, err = e.ExecLine(ctx, terminal(e, "alice"), "info demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Data.(engine.PipelineView)
+	if got := v.Stages[2]; got.Name != "production" || got.Version != "1.2.0" {
+		t.Errorf("production after promote: %+v", got)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(`
+pipelines:
+  - name: web
+    stages: [staging, production]
+    seed: {staging: 1.1.0, production: 1.0.0}
+users:
+  - {name: alice, login: alice, groups: [deployers]}
+  - {name: bob, login: bob, slack: U2}
+  - {name: root, login: root, groups: [admins, deployers]}
+groups: [deployers, admins]
+policy:
+  commands:
+    - command: lock
+      groups: [deployers]
+  stages:
+    - stage: production
+      groups: [deployers]
+      confirm: true
+  force: [admins]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, cfg)
+	ctx := context.Background()
+	tests := []struct {
+		who, line string
+		confirmed bool
+		code      engine.Code
+		msg       string
+	}{
+		{"bob", "promote web", true, engine.Denied, "bob may not change production: that needs group deployers (policy.stages[0] at chatops.yaml:16)"},
+		{"bob", "lock web", true, engine.Denied, "bob may not run lock (policy.commands[0] at chatops.yaml:13)"},
+		{"alice", "promote web", false, engine.Invalid, "Promote web from staging to production needs confirmation (policy.stages[0] at chatops.yaml:16)"},
+		{"alice", "lock web production --reason freeze", true, "", "Locked web production."},
+		{"alice", "promote web", true, engine.Conflict, "web production is locked by alice since 2026-11-24T12:00:"},
+		{"alice", "promote! web", true, engine.Denied, "alice may not force promote with !: forcing needs group admins (policy.force at chatops.yaml:19)"},
+		{"root", "promote! web", true, "", "Promoted web 1.1.0 from staging to production."},
+		{"alice", "promote web to staging", true, engine.Invalid, "staging is the first stage of web: say which stage to promote from"},
+		{"alice", "info nosuch", true, engine.NotFound, `no pipeline "nosuch"; pipelines: web`},
+		{"alice", "rollback web in staging to 9.9.9", true, engine.NotFound, "web never ran 9.9.9 in staging"},
+		{"U2", "whoami", true, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.who+" "+tt.line, func(t *testing.T) {
+			c := terminal(e, tt.who)
+			c.Confirmed = tt.confirmed
+			res, err := e.ExecLine(ctx, c, tt.line)
+			if engine.ErrorCode(err) != tt.code {
+				t.Fatalf("code %q, want %q (%v)", engine.ErrorCode(err), tt.code, err)
+			}
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = res.Text
+			}
+			if len(got) < len(tt.msg) || got[:len(tt.msg)] != tt.msg {
+				t.Errorf("said %q\nwant %q", got, tt.msg)
+			}
+		})
+	}
+	recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(tests) {
+		t.Fatalf("%d audit records for %d commands", len(recs), len(tests))
+	}
+	if r := recs[0]; r.Actor != "bob" || r.Decision != "denied" || r.Outcome != "denied" || r.Command != "promote web" || r.Rule == "" {
+		t.Errorf("first record: %+v", r)
+	}
+	if r := recs[6]; r.Actor != "root" || r.Decision != "allowed" || r.Outcome != "ok" || r.Command != "promote! web" {
+		t.Errorf("forced promote record: %+v", r)
+	}
+	if r := recs[10]; r.Actor != "bob" {
+		t.Errorf("U2 resolved to %q, want bob", r.Actor)
+	}
+	web, err := e.Audit.Read(ctx, engine.AuditQuery{Pipeline: "web"})
+	if err != nil || len(web) != len(tests)-2 {
+		t.Errorf("audit of web: %d records, %v", len(web), err)
+	}
+}
+
+// TestConcurrentChanges runs 50 commands at once on one pipeline and checks the
+// ledger: every successful change is in the history, in one sequence.
+func TestConcurrentChanges(t *testing.T) {
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(`
+pipelines:
+  - name: app
+    stages: [development, staging, production]
+    seed: {development: 1.0.0, staging: 1.0.0, production: 1.0.0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, cfg)
+	ctx := context.Background()
+	var lines []string
+	for i := range 50 {
+		switch i % 5 {
+		case 0, 1:
+			lines = append(lines, fmt.Sprintf("release app 2.0.%d to development", i))
+		case 2, 3:
+			lines = append(lines, "promote app from development to staging")
+		case 4:
+			lines = append(lines, "rollback app in staging")
+		}
+	}
+	type outcome struct {
+		line string
+		err  error
+		text string
+	}
+	out := make([]outcome, len(lines))
+	var wg sync.WaitGroup
+	for i, l := range lines {
+		wg.Go(func() {
+			res, err := e.ExecLine(ctx, terminal(e, "alice"), l)
+			out[i] = outcome{line: l, err: err}
+			if err == nil {
+				out[i].text = res.Text
+			}
+		})
+	}
+	wg.Wait()
+
+	changes := 0
+	released := map[string]bool{}
+	for _, o := range out {
+		switch code := engine.ErrorCode(o.err); {
+		case o.err == nil && o.text != "" && !contains(o.text, "already runs"):
+			changes++
+			if v, ok := cutBetween(o.line, "release app ", " to"); ok {
+				released[v] = true
+			}
+		case o.err == nil, code == engine.Conflict:
+			// nothing to do, or nothing to roll back to: no change
+		default:
+			t.Errorf("%s: %v", o.line, o.err)
+		}
+	}
+	if len(released) != 20 {
+		t.Errorf("%d releases succeeded, want all 20", len(released))
+	}
+	st, _, err := e.Store.Load(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Seq) != changes {
+		t.Errorf("ledger counts %d changes, the commands made %d", st.Seq, changes)
+	}
+	dev := st.Slots["development"].History
+	seen := map[string]int{}
+	for _, r := range dev {
+		seen[r.Version]++
+	}
+	for v := range released {
+		if seen[v] != 1 {
+			t.Errorf("release %s is in development's history %d times", v, seen[v])
+		}
+	}
+	total := 0
+	for _, s := range st.Slots {
+		total += len(s.History)
+	}
+	if total != changes+3 { // plus the three seed releases
+		t.Errorf("histories hold %d releases, want %d changes + 3 seeds", total, changes)
+	}
+	// Every release promoted into staging ran in development first.
+	for _, r := range st.Slots["staging"].History {
+		if r.Action == "promote" && seen[r.Version] == 0 {
+			t.Errorf("staging got %s, which development never ran", r.Version)
+		}
+	}
+	recs, err := e.Audit.Read(ctx, engine.AuditQuery{Pipeline: "app"})
+	if err != nil || len(recs) != len(lines) {
+		t.Errorf("audit holds %d records for %d commands (%v)", len(recs), len(lines), err)
+	}
+}
+
+// TestIdempotency: a redelivered command with the same key changes nothing.
+func TestIdempotency(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	c := terminal(e, "alice")
+	c.IdempotencyKey = "slack-req-1"
+	for range 3 {
+		if _, err := e.ExecLine(ctx, c, "release demo 9.0.0 to development"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _, err := e.Store.Load(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Seq != 1 || len(st.Slots["development"].History) != 2 {
+		t.Errorf("seq %d, history %d: the release was applied more than once", st.Seq, len(st.Slots["development"].History))
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) <= len(s) && (s == sub || indexOf(s, sub) >= 0)
+}
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func cutBetween(s, before, after string) (string, bool) {
+	i := indexOf(s, before)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+len(before):]
+	j := indexOf(rest, after)
+	if j < 0 {
+		return "", false
+	}
+	return rest[:j], true
+}

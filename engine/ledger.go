@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Release is one version running in a stage (or an app of a stage).
+type Release struct {
+	Version string    `json:"version"`
+	Commit  string    `json:"commit,omitempty"`
+	Branch  string    `json:"branch,omitempty"`
+	Notes   string    `json:"notes,omitempty"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	// Action is how it got there: seed, release, deploy, promote or rollback.
+	Action string `json:"action"`
+	// From is the slot a promotion came from.
+	From string `json:"from,omitempty"`
+}
+
+// Lock stops changes to a stage, or to a whole pipeline, until removed.
+type Lock struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Slot is a stage, or an app within a stage ("staging/api"): what runs there and
+// what ran before.
+type Slot struct {
+	Current *Release  `json:"current,omitempty"`
+	History []Release `json:"history,omitempty"` // oldest first, at most historyLimit
+	Lock    *Lock     `json:"lock,omitempty"`
+}
+
+// historyLimit bounds each slot's history so a pipeline's state stays small.
+const historyLimit = 100
+
+// appliedLimit bounds how many idempotency keys a pipeline remembers.
+const appliedLimit = 256
+
+// PipelineState is the ledger of one pipeline: one record, changed only by
+// compare-and-set, so concurrent changes are serialised and none is lost.
+type PipelineState struct {
+	Name string `json:"name"`
+	// Seq counts the changes; every change appends one release or lock event.
+	Seq   uint64           `json:"seq"`
+	Lock  *Lock            `json:"lock,omitempty"`
+	Slots map[string]*Slot `json:"slots"`
+	// Applied remembers the idempotency keys of recent changes and what they
+	// said, so a redelivered job does not change the ledger twice.
+	Applied []Applied `json:"applied,omitempty"`
+}
+
+// Applied is a change already made, by idempotency key.
+type Applied struct {
+	Key     string `json:"key"`
+	Summary string `json:"summary"`
+}
+
+// slot returns the slot called name, creating it.
+func (p *PipelineState) slot(name string) *Slot {
+	if p.Slots == nil {
+		p.Slots = map[string]*Slot{}
+	}
+	s, ok := p.Slots[name]
+	if !ok {
+		s = &Slot{}
+		p.Slots[name] = s
+	}
+	return s
+}
+
+// current returns what runs in a slot, or nil.
+func (p *PipelineState) current(name string) *Release {
+	if s, ok := p.Slots[name]; ok {
+		return s.Current
+	}
+	return nil
+}
+
+// put makes r current in slot name and appends it to its history.
+func (p *PipelineState) put(name string, r Release) {
+	s := p.slot(name)
+	rc := r
+	s.Current = &rc
+	s.History = append(s.History, r)
+	if len(s.History) > historyLimit {
+		s.History = append([]Release(nil), s.History[len(s.History)-historyLimit:]...)
+	}
+	p.Seq++
+}
+
+// lockOf returns the lock that stops changes to stage, if any: the stage's own
+// (and the stage), or the pipeline's (and "").
+func (p *PipelineState) lockOf(stage string) (*Lock, string) {
+	if s, ok := p.Slots[stage]; ok && s.Lock != nil {
+		return s.Lock, stage
+	}
+	if p.Lock != nil {
+		return p.Lock, ""
+	}
+	return nil, ""
+}
+
+// applied returns the summary of the change with idempotency key, if made.
+func (p *PipelineState) applied(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	for _, a := range p.Applied {
+		if a.Key == key {
+			return a.Summary, true
+		}
+	}
+	return "", false
+}
+
+func (p *PipelineState) remember(key, summary string) {
+	if key == "" {
+		return
+	}
+	p.Applied = append(p.Applied, Applied{Key: key, Summary: summary})
+	if len(p.Applied) > appliedLimit {
+		p.Applied = append([]Applied(nil), p.Applied[len(p.Applied)-appliedLimit:]...)
+	}
+}
+
+// clone returns a deep copy, so a change can be retried on fresh state.
+func (p *PipelineState) clone() *PipelineState {
+	c := *p
+	if p.Lock != nil {
+		l := *p.Lock
+		c.Lock = &l
+	}
+	c.Slots = make(map[string]*Slot, len(p.Slots))
+	for k, s := range p.Slots {
+		n := Slot{History: append([]Release(nil), s.History...)}
+		if s.Current != nil {
+			r := *s.Current
+			n.Current = &r
+		}
+		if s.Lock != nil {
+			l := *s.Lock
+			n.Lock = &l
+		}
+		c.Slots[k] = &n
+	}
+	c.Applied = append([]Applied(nil), p.Applied...)
+	return &c
+}
+
+// seedState is a new pipeline's ledger, from the config's seed versions.
+func seedState(pc *PipelineConfig, at time.Time) *PipelineState {
+	st := &PipelineState{Name: pc.Name, Slots: map[string]*Slot{}}
+	for _, stage := range pc.Stages {
+		st.Slots[stage] = &Slot{}
+		if v, ok := pc.Seed[stage]; ok {
+			st.put(stage, Release{Version: v, By: "chatops", At: at, Action: "seed"})
+		}
+	}
+	st.Seq = 0
+	return st
+}
+
+// stageIndex returns the position of stage in the pipeline, or -1.
+func stageIndex(pc *PipelineConfig, stage string) int {
+	for i, s := range pc.Stages {
+		if s == stage {
+			return i
+		}
+	}
+	return -1
+}
+
+// slotName joins a stage and an optional app: staging, staging/api.
+func slotName(stage, app string) string {
+	if app == "" {
+		return stage
+	}
+	return stage + "/" + app
+}
+
+func checkStage(pc *PipelineConfig, stage string) error {
+	if stageIndex(pc, stage) < 0 {
+		return Errorf(NotFound, "pipeline %s has no stage %q; stages: %s", pc.Name, stage, strings.Join(pc.Stages, ", "))
+	}
+	return nil
+}
+
+// previousRelease returns the newest release in a slot's history whose version
+// differs from the current one.
+func previousRelease(s *Slot) *Release {
+	if s == nil || s.Current == nil {
+		return nil
+	}
+	for i := len(s.History) - 1; i >= 0; i-- {
+		if s.History[i].Version != s.Current.Version {
+			r := s.History[i]
+			return &r
+		}
+	}
+	return nil
+}
+
+func findRelease(s *Slot, version string) *Release {
+	if s == nil {
+		return nil
+	}
+	for i := len(s.History) - 1; i >= 0; i-- {
+		if s.History[i].Version == version {
+			r := s.History[i]
+			return &r
+		}
+	}
+	return nil
+}
+
+func describeLock(l *Lock, what string) string {
+	msg := fmt.Sprintf("%s is locked by %s since %s", what, l.By, l.At.UTC().Format(time.RFC3339))
+	if l.Reason != "" {
+		msg += ": " + l.Reason
+	}
+	return msg
+}

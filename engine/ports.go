@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the pipelines ledger. Implementations compare and set on a
+// revision, so two writers of one pipeline never lose an update.
+type Store interface {
+	// Load returns the state of a pipeline and its revision. It returns a
+	// NotFound *Error when the pipeline was never saved, Unavailable when the
+	// store cannot be reached.
+	Load(ctx context.Context, pipeline string) (*PipelineState, uint64, error)
+	// Save writes the state if the stored revision is still rev (0: not saved
+	// yet) and returns the new revision. It returns a Conflict *Error when
+	// another writer got there first, Unavailable when the store cannot be
+	// reached.
+	Save(ctx context.Context, st *PipelineState, rev uint64) (uint64, error)
+}
+
+// AuditLog is the append-only record of every command from every adapter.
+type AuditLog interface {
+	// Append records one command. It returns Unavailable when the log cannot
+	// be reached; the engine then fails the command rather than run it
+	// unrecorded.
+	Append(ctx context.Context, r *AuditRecord) error
+	// Read returns the records that match q, oldest first.
+	Read(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+}
+
+// Jobs keeps the status of every command run as a job.
+type Jobs interface {
+	// Put creates or replaces a job's record.
+	Put(ctx context.Context, j *Job) error
+	// Get returns a job; NotFound when there is none with that id.
+	Get(ctx context.Context, id string) (*Job, error)
+	// List returns up to limit jobs, newest first.
+	List(ctx context.Context, limit int) ([]Job, error)
+}
+
+// AuditRecord is one command as the audit stream keeps it.
+type AuditRecord struct {
+	At       time.Time     `json:"at"`
+	JobID    string        `json:"job_id,omitempty"`
+	Actor    string        `json:"actor"`
+	Source   string        `json:"source"`
+	Channel  string        `json:"channel,omitempty"`
+	Command  string        `json:"command"`
+	Pipeline string        `json:"pipeline,omitempty"`
+	Decision string        `json:"decision"` // allowed, denied, invalid
+	Rule     string        `json:"rule,omitempty"`
+	Approver string        `json:"approver,omitempty"`
+	Outcome  string        `json:"outcome"` // ok, or an error code
+	Message  string        `json:"message,omitempty"`
+	ErrorRef string        `json:"error_ref,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// AuditQuery selects audit records.
+type AuditQuery struct {
+	Pipeline string
+	Since    time.Time
+	Limit    int
+}
+
+// Job is one command run: what, by whom, and how it ended.
+type Job struct {
+	ID       string    `json:"id"`
+	Command  string    `json:"command"`
+	Actor    string    `json:"actor"`
+	Source   string    `json:"source"`
+	State    string    `json:"state"` // running, done, failed
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Outcome  string    `json:"outcome,omitempty"`
+	Progress []string  `json:"progress,omitempty"`
+}
