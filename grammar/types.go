@@ -246,6 +246,10 @@ func (versionType) Format(v Value) string { return Quote(v.Text) }
 func (versionType) JSON(v Value) []byte   { return jsonString(v.Text) }
 func (versionType) Choices() []string     { return nil }
 
+// IsVersion reports whether s is a semantic version as <version> arguments
+// accept it: 1.4.2, v2.0.0-rc.1+b7.
+func IsVersion(s string) bool { return validSemver(strings.TrimPrefix(s, "v")) }
+
 // validSemver checks MAJOR.MINOR.PATCH[-pre][+build] as semver.org defines it.
 func validSemver(s string) bool {
 	core, build, hasBuild := strings.Cut(s, "+")
