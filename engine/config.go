@@ -277,7 +277,11 @@ func (c *Config) validate() error {
 			return c.errorf(key+".exec.timeout", "timeout must not be negative")
 		}
 		name, _, _ := strings.Cut(strings.TrimSpace(cc.Usage), " ")
-		commands[strings.TrimSuffix(strings.ToLower(name), "[!]")] = true
+		name = strings.TrimSuffix(strings.ToLower(name), "[!]")
+		if commands[name] {
+			return c.errorf(key, "custom command %q is already a command; pick another name", name)
+		}
+		commands[name] = true
 	}
 	if _, err := c.Grammar(); err != nil {
 		return err

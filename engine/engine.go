@@ -131,7 +131,7 @@ func (e *Engine) Identify(source, identity string) Actor {
 			return Actor{ID: u.Name, Groups: append([]string(nil), u.Groups...), Identity: identity, Source: source, Known: true}
 		}
 	}
-	return Actor{ID: identity, Identity: identity, Source: source}
+	return Actor{ID: identity, Groups: []string{}, Identity: identity, Source: source}
 }
 
 // Impersonate returns actor acting as the person called as, if policy lets
@@ -218,7 +218,7 @@ func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) 
 		job.State, job.Outcome, job.Finished = "done", "ok", e.Now()
 		if err != nil {
 			var ce *Error
-			if errors.As(err, &ce) && ce.Code == Internal && ce.Ref == "" {
+			if ErrorCode(err) == Internal && !(errors.As(err, &ce) && ce.Ref != "") {
 				err = e.internal(err)
 			}
 			code := ErrorCode(err)
@@ -351,7 +351,7 @@ func (r *run) pipeline() (*PipelineConfig, error) {
 func (e *Engine) state(ctx context.Context, pc *PipelineConfig) (*PipelineState, uint64, error) {
 	st, rev, err := e.Store.Load(ctx, pc.Name)
 	if ErrorCode(err) == NotFound {
-		return seedState(pc, e.Now()), 0, nil
+		return seedState(pc), 0, nil
 	}
 	return st, rev, err
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chatops/chatops/grammar"
 )
 
 // Code classifies an error for the adapters, which map it to an exit status, an
@@ -61,12 +63,20 @@ func ErrorCode(err error) Code {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		return Invalid
+	}
 	return Internal
 }
 
 // ErrorMessage returns what the user may read of err: the message of an *Error,
 // or for an internal error only its reference.
 func ErrorMessage(err error) string {
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		return ge.Error()
+	}
 	var e *Error
 	if !errors.As(err, &e) || e.Code == Internal {
 		ref := ""

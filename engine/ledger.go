@@ -13,7 +13,7 @@ type Release struct {
 	Branch  string    `json:"branch,omitempty"`
 	Notes   string    `json:"notes,omitempty"`
 	By      string    `json:"by"`
-	At      time.Time `json:"at"`
+	At      time.Time `json:"at,omitzero"`
 	// Action is how it got there: seed, release, deploy, promote or rollback.
 	Action string `json:"action"`
 	// From is the slot a promotion came from.
@@ -153,12 +153,12 @@ func (p *PipelineState) clone() *PipelineState {
 }
 
 // seedState is a new pipeline's ledger, from the config's seed versions.
-func seedState(pc *PipelineConfig, at time.Time) *PipelineState {
+func seedState(pc *PipelineConfig) *PipelineState {
 	st := &PipelineState{Name: pc.Name, Slots: map[string]*Slot{}}
 	for _, stage := range pc.Stages {
 		st.Slots[stage] = &Slot{}
 		if v, ok := pc.Seed[stage]; ok {
-			st.put(stage, Release{Version: v, By: "chatops", At: at, Action: "seed"})
+			st.put(stage, Release{Version: v, By: "config", Action: "seed"})
 		}
 	}
 	st.Seq = 0

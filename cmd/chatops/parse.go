@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
 )
 
@@ -18,23 +19,25 @@ type ParseCmd struct {
 
 // Run parses and prints; it runs nothing.
 func (p *ParseCmd) Run(e *env) error {
+	eng, err := e.policyEngine()
+	if err != nil {
+		return err
+	}
 	var c *grammar.Command
-	var err error
 	switch {
 	case p.Line != "" && len(p.Args) > 0:
-		fmt.Fprintln(e.stderr, "error: give the command either as arguments or with --line, not both")
-		return exitError{exitInvalid}
+		return &engine.Error{Code: engine.Invalid, Msg: "give the command either as arguments or with --line, not both"}
 	case p.Line != "":
-		c, err = e.grammar.Parse(p.Line)
+		c, err = eng.Grammar.Parse(p.Line)
 	default:
 		args := p.Args
 		if len(args) > 0 && args[0] == "--" {
 			args = args[1:] // chatops parse -- --odd: the -- only ends chatops's flags
 		}
-		c, err = e.grammar.ParseArgs(args)
+		c, err = eng.Grammar.ParseArgs(args)
 	}
 	if err != nil {
-		return e.reportGrammarError(err)
+		return err
 	}
 	if p.JSON {
 		enc := json.NewEncoder(e.stdout)

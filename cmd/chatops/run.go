@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/alecthomas/kong"
+	"github.com/chatops/chatops/adapters/terminal"
 	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
 )
@@ -14,56 +16,61 @@ import (
 // version is set at release time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// Exit statuses, as DESIGN.md defines them.
-const (
-	exitOK       = 0
-	exitFailed   = 1
-	exitInvalid  = 2
-	exitDenied   = 3
-	exitConflict = 4
-)
-
 // CLI is the process's command line. The struct is the grammar of the process
 // flags; the chatops commands themselves are read by package grammar.
 type CLI struct {
+	Globals
+
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Parse ParseCmd `cmd:"" help:"Show how a command line is read; runs nothing."`
-	Help  HelpCmd  `cmd:"" help:"List the chatops commands, or explain one."`
+	Run    RunCmd    `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
+	Parse  ParseCmd  `cmd:"" help:"Show how a command line is read; runs nothing."`
+	Help   HelpCmd   `cmd:"" help:"List the chatops commands, or explain one."`
+	Audit  AuditCmd  `cmd:"" help:"Read the audit stream."`
+	Config ConfigCmd `cmd:"" help:"Check the config file."`
 }
 
-// env is what commands need from the process: where to write and the grammar.
+// Globals are the options every command shares; each has an environment twin.
+type Globals struct {
+	Data    string `help:"Data dir of the embedded NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
+	Config  string `help:"Config file (default ./chatops.yaml if present, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
+	NatsURL string `name:"nats-url" help:"NATS server or cluster to use instead of the embedded one." env:"CHATOPS_NATS_URL" placeholder:"URL"`
+	Output  string `help:"Output format: text or json." enum:"text,json" default:"text" short:"o"`
+	Yes     bool   `help:"Answer yes to confirmations (needed when not on a terminal)." short:"y"`
+	As      string `help:"Run as another user, if policy lets you." placeholder:"USER"`
+}
+
+// env is what commands need from the process.
 type env struct {
+	ctx            context.Context
+	stdin          io.Reader
 	stdout, stderr io.Writer
-	grammar        *grammar.Grammar
+	stdinTTY       bool
+	style          terminal.Style
+	globals        *Globals
 }
 
-// exitError carries an exit status out of a command's Run.
+// exitError carries an exit status out of a command's Run after the command
+// has printed its own diagnostic.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // Run runs chatops with args (without the program name) and returns the exit
 // status. Tests call it in-process.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g, err := engine.Grammar()
-	if err != nil {
-		fmt.Fprintln(stderr, "chatops: built-in commands:", err)
-		return exitFailed
-	}
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var cli CLI
 	exited := -1
 	parser, err := kong.New(&cli,
 		kong.Name("chatops"),
-		kong.Description("A CLI-first ChatOps toolkit: one typed command engine for the terminal and Slack."),
+		kong.Description("A CLI-first ChatOps toolkit: one typed command engine for the terminal and Slack.\n\nRun a command as \"chatops <command> …\", for example \"chatops promote demo\"; \"chatops help\" lists them."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exited = code }),
 		kong.Vars{"version": version},
-		kong.UsageOnError(),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "chatops:", err)
-		return exitFailed
+		return terminal.ExitFailed
 	}
 	kctx, err := parser.Parse(args)
 	if exited >= 0 {
@@ -71,29 +78,50 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "chatops: %v\n", err)
-		return exitInvalid
+		return terminal.ExitInvalid
 	}
-	e := &env{stdout: stdout, stderr: stderr, grammar: g}
-	err = kctx.Run(ctx, e)
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, globals: &cli.Globals}
+	if f, ok := stdout.(*os.File); ok {
+		e.style = terminal.StyleFor(f)
+	}
+	if f, ok := stdin.(*os.File); ok {
+		e.stdinTTY = terminal.IsTTY(f)
+	}
+	err = kctx.Run(e)
 	var ee exitError
 	switch {
 	case err == nil:
-		return exitOK
+		return terminal.ExitOK
 	case errors.As(err, &ee):
 		return ee.code
 	default:
-		fmt.Fprintf(stderr, "chatops: %v\n", err)
-		return exitFailed
+		e.printError(err)
+		return terminal.ExitCode(err)
 	}
 }
 
-// reportGrammarError prints a grammar diagnostic and returns the bad-input status.
-func (e *env) reportGrammarError(err error) error {
-	var ge *grammar.Error
-	if errors.As(err, &ge) {
-		fmt.Fprint(e.stderr, ge.Detail())
-	} else {
-		fmt.Fprintln(e.stderr, "error:", err)
+// printError writes err on stderr, or as JSON on stdout with --output json.
+func (e *env) printError(err error) {
+	if e.globals.Output == "json" {
+		var ge *grammar.Error
+		if !errors.As(err, &ge) {
+			terminal.RenderErrorJSON(e.stdout, err)
+			return
+		}
 	}
-	return exitError{exitInvalid}
+	terminal.RenderError(e.stderr, err, e.style)
+}
+
+// loadConfig reads --config, else ./chatops.yaml if present, else the demo.
+func (e *env) loadConfig() (*engine.Config, error) {
+	path := e.globals.Config
+	if path == "" {
+		if _, err := os.Stat("chatops.yaml"); err == nil {
+			path = "chatops.yaml"
+		}
+	}
+	if path == "" {
+		return engine.DemoConfig(), nil
+	}
+	return engine.LoadConfig(path)
 }

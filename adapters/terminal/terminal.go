@@ -1,0 +1,163 @@
+// Package terminal drives the engine from a shell: it renders results as aligned
+// text or JSON, asks for confirmation on a TTY, and maps error codes to exit
+// statuses.
+package terminal
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/chatops/chatops/engine"
+	"golang.org/x/term"
+)
+
+// Exit statuses, as DESIGN.md defines them.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitInvalid  = 2
+	ExitDenied   = 3
+	ExitConflict = 4
+)
+
+// ExitCode maps an engine error to the process's exit status.
+func ExitCode(err error) int {
+	switch engine.ErrorCode(err) {
+	case "":
+		return ExitOK
+	case engine.Invalid, engine.NotFound:
+		return ExitInvalid
+	case engine.Denied:
+		return ExitDenied
+	case engine.Conflict:
+		return ExitConflict
+	}
+	return ExitFailed
+}
+
+// IsTTY reports whether f is a terminal (not merely a character device such as
+// /dev/null).
+func IsTTY(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// Style says how to write: colour only on a terminal and never with NO_COLOR.
+type Style struct{ Color bool }
+
+// StyleFor returns the style for writing to f.
+func StyleFor(f *os.File) Style {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return Style{Color: !noColor && IsTTY(f)}
+}
+
+func (s Style) wrap(code, text string) string {
+	if !s.Color || text == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+// Bold, Red and Dim style text when colour is on.
+func (s Style) Bold(t string) string { return s.wrap("1", t) }
+func (s Style) Red(t string) string  { return s.wrap("31", t) }
+func (s Style) Dim(t string) string  { return s.wrap("2", t) }
+
+// Render writes a result as text: the title over a table or fields, then the text.
+func Render(w io.Writer, res *engine.Result, st Style) error {
+	bw := bufio.NewWriter(w)
+	if len(res.Rows) > 0 || len(res.Fields) > 0 {
+		fmt.Fprintln(bw, st.Bold(res.Title))
+	}
+	if len(res.Fields) > 0 {
+		width := 0
+		for _, f := range res.Fields {
+			width = max(width, utf8.RuneCountInString(f.Name))
+		}
+		for _, f := range res.Fields {
+			if f.Value == "" {
+				continue
+			}
+			fmt.Fprintf(bw, "  %s%s  %s\n", st.Dim(f.Name+":"), strings.Repeat(" ", width-utf8.RuneCountInString(f.Name)), f.Value)
+		}
+	}
+	if len(res.Rows) > 0 {
+		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+		cols := trimEmptyColumns(res.Columns, res.Rows)
+		fmt.Fprintln(tw, "  "+strings.Join(pick(res.Columns, cols), "\t"))
+		for _, row := range res.Rows {
+			fmt.Fprintln(tw, "  "+strings.Join(pick(row, cols), "\t"))
+		}
+		tw.Flush()
+	}
+	if res.Text != "" {
+		if len(res.Rows) > 0 || len(res.Fields) > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw, strings.TrimRight(res.Text, "\n"))
+	}
+	return bw.Flush()
+}
+
+// trimEmptyColumns keeps the columns that have a value in some row.
+func trimEmptyColumns(cols []string, rows [][]string) []int {
+	var keep []int
+	for i := range cols {
+		for _, r := range rows {
+			if i < len(r) && r[i] != "" {
+				keep = append(keep, i)
+				break
+			}
+		}
+	}
+	return keep
+}
+
+func pick(row []string, cols []int) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		if c < len(row) {
+			out[i] = row[c]
+		}
+	}
+	return out
+}
+
+// RenderJSON writes a result's data as indented JSON.
+func RenderJSON(w io.Writer, res *engine.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(res.Data)
+}
+
+// RenderError writes an error for a person: the message, and for an internal
+// error only its reference.
+func RenderError(w io.Writer, err error, st Style) {
+	var detailed interface{ Detail() string }
+	if errors.As(err, &detailed) {
+		fmt.Fprint(w, detailed.Detail())
+		return
+	}
+	fmt.Fprintln(w, st.Red("error:")+" "+engine.ErrorMessage(err))
+}
+
+// RenderErrorJSON writes {"error":{"code":…,"message":…}}.
+func RenderErrorJSON(w io.Writer, err error) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]any{"error": map[string]string{"code": string(engine.ErrorCode(err)), "message": engine.ErrorMessage(err)}})
+}
+
+// Confirm asks question on out and reads y or yes from in.
+func Confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
