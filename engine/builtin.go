@@ -417,9 +417,16 @@ func runReleases(r *run) (*Result, error) {
 		return nil, err
 	}
 	var list []Release
-	if s, ok := st.Slots[stage]; ok {
+	s := st.Slots[stage]
+	if s != nil {
 		for i := len(s.History) - 1; i >= 0 && int64(len(list)) < limit.Int; i-- {
 			list = append(list, s.History[i])
+		}
+	}
+	if s != nil && int64(len(list)) < limit.Int && len(s.History) >= historyLimit && r.e.History != nil {
+		// The ledger keeps the recent releases; the history has the rest.
+		if list, err = r.e.History.List(r.ctx, pc.Name, stage, int(limit.Int)); err != nil {
+			return nil, err
 		}
 	}
 	res := &Result{Title: fmt.Sprintf("Releases of %s in %s", pc.Name, stage), Columns: []string{"VERSION", "ACTION", "BY", "WHEN", "COMMIT", "NOTES"}, Data: list}

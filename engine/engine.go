@@ -83,6 +83,7 @@ type Engine struct {
 	Store   Store
 	Audit   AuditLog
 	Jobs    Jobs
+	History History
 	Runner  Runner
 	Log     *slog.Logger
 	// Now is the clock.
@@ -254,6 +255,19 @@ func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) 
 	return h(r)
 }
 
+// appendHistory records a saved change's releases in the full history. The
+// change is made whatever happens here; the ledger keeps the recent releases.
+func (e *Engine) appendHistory(ctx context.Context, st *PipelineState) {
+	if e.History == nil {
+		return
+	}
+	for _, a := range st.added {
+		if err := e.History.Append(context.WithoutCancel(ctx), st.Name, a.seq, a.slot, a.release); err != nil {
+			e.Log.Warn("release history", "pipeline", st.Name, "seq", a.seq, "err", err)
+		}
+	}
+}
+
 // internal logs err under a fresh reference and returns what users may see.
 func (e *Engine) internal(err error) *Error {
 	ref := e.NewID()
@@ -376,6 +390,9 @@ func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 		}
 		next.remember(r.c.IdempotencyKey, summary)
 		_, err = r.e.Store.Save(r.ctx, next, rev)
+		if err == nil {
+			r.e.appendHistory(r.ctx, next)
+		}
 		if ErrorCode(err) != Conflict || attempt >= r.e.MaxAttempts {
 			return summary, err
 		}

@@ -35,8 +35,9 @@ type Slot struct {
 	Lock    *Lock     `json:"lock,omitempty"`
 }
 
-// historyLimit bounds each slot's history so a pipeline's state stays small.
-const historyLimit = 100
+// historyLimit bounds each slot's history in the ledger, so that a change reads
+// and writes a small record; the History port keeps all of it.
+const historyLimit = 20
 
 // appliedLimit bounds how many idempotency keys a pipeline remembers.
 const appliedLimit = 256
@@ -52,6 +53,15 @@ type PipelineState struct {
 	// Applied remembers the idempotency keys of recent changes and what they
 	// said, so a redelivered job does not change the ledger twice.
 	Applied []Applied `json:"applied,omitempty"`
+
+	// added lists this change's new releases, for the history.
+	added []added
+}
+
+type added struct {
+	seq     uint64
+	slot    string
+	release Release
 }
 
 // Applied is a change already made, by idempotency key.
@@ -91,6 +101,7 @@ func (p *PipelineState) put(name string, r Release) {
 		s.History = append([]Release(nil), s.History[len(s.History)-historyLimit:]...)
 	}
 	p.Seq++
+	p.added = append(p.added, added{seq: p.Seq, slot: name, release: r})
 }
 
 // lockOf returns the lock that stops changes to stage, if any: the stage's own
@@ -149,6 +160,7 @@ func (p *PipelineState) clone() *PipelineState {
 		c.Slots[k] = &n
 	}
 	c.Applied = append([]Applied(nil), p.Applied...)
+	c.added = nil
 	return &c
 }
 
@@ -161,7 +173,7 @@ func seedState(pc *PipelineConfig) *PipelineState {
 			st.put(stage, Release{Version: v, By: "config", Action: "seed"})
 		}
 	}
-	st.Seq = 0
+	st.Seq, st.added = 0, nil
 	return st
 }
 

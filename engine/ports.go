@@ -19,6 +19,17 @@ type Store interface {
 	Save(ctx context.Context, st *PipelineState, rev uint64) (uint64, error)
 }
 
+// History keeps every release of every slot: the ledger itself keeps only the
+// recent ones, so that each change stays small.
+type History interface {
+	// Append records that release r went into slot as change seq of the
+	// pipeline. Appending the same (pipeline, seq, slot) twice records it once.
+	// It returns Unavailable when the history cannot be reached.
+	Append(ctx context.Context, pipeline string, seq uint64, slot string, r Release) error
+	// List returns up to limit releases of a slot, newest first.
+	List(ctx context.Context, pipeline, slot string, limit int) ([]Release, error)
+}
+
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
 	// Append records one command. It returns Unavailable when the log cannot

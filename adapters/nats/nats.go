@@ -25,7 +25,9 @@ const (
 	PipelinesBucket = "chatops_pipelines"
 	JobsBucket      = "chatops_jobs"
 	AuditStream     = "CHATOPS_AUDIT"
+	ReleasesStream  = "CHATOPS_RELEASES"
 	auditSubject    = "chatops.audit"
+	releasesSubject = "chatops.releases"
 )
 
 // Options says where NATS is.
@@ -43,9 +45,10 @@ type Options struct {
 
 // Conn is a connection to JetStream with the chatops buckets and stream ready.
 type Conn struct {
-	Store *Store
-	Audit *Audit
-	Jobs  *Jobs
+	Store   *Store
+	Audit   *Audit
+	Jobs    *Jobs
+	History *History
 
 	nc     *nc.Conn
 	js     jetstream.JetStream
@@ -161,21 +164,36 @@ func (c *Conn) setup(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.js.Stream(ctx, AuditStream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name: AuditStream, Description: "chatops audit: every command from every adapter",
-			Subjects: []string{auditSubject + ".>"}, Storage: jetstream.FileStorage,
-			Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true,
-		})
-		if err != nil {
-			return unavailable(fmt.Errorf("creating stream %s: %w", AuditStream, err))
-		}
-	} else if err != nil {
-		return unavailable(fmt.Errorf("stream %s: %w", AuditStream, err))
+	if err := c.stream(ctx, jetstream.StreamConfig{
+		Name: AuditStream, Description: "chatops audit: every command from every adapter",
+		Subjects: []string{auditSubject + ".>"}, Storage: jetstream.FileStorage,
+		Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true,
+	}); err != nil {
+		return err
+	}
+	if err := c.stream(ctx, jetstream.StreamConfig{
+		Name: ReleasesStream, Description: "chatops releases: every release of every stage",
+		Subjects: []string{releasesSubject + ".>"}, Storage: jetstream.FileStorage,
+		Replicas: opts.Replicas, DenyDelete: true, Duplicates: 10 * time.Minute,
+	}); err != nil {
+		return err
 	}
 	c.Store = &Store{kv: pipelines}
 	c.Jobs = &Jobs{kv: jobs}
 	c.Audit = &Audit{js: c.js}
+	c.History = &History{js: c.js}
+	return nil
+}
+
+// stream finds or creates a stream.
+func (c *Conn) stream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	_, err := c.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = c.js.CreateOrUpdateStream(ctx, cfg)
+	}
+	if err != nil {
+		return unavailable(fmt.Errorf("stream %s: %w", cfg.Name, err))
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ var (
 	_ engine.Store    = (*Store)(nil)
 	_ engine.AuditLog = (*Audit)(nil)
 	_ engine.Jobs     = (*Jobs)(nil)
+	_ engine.History  = (*History)(nil)
 )
 
 // Store keeps each pipeline's ledger under its name in a KV bucket; the entry's
@@ -92,49 +93,96 @@ func (a *Audit) Read(ctx context.Context, q engine.AuditQuery) ([]engine.AuditRe
 		since := q.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	st, err := a.js.Stream(ctx, AuditStream)
+	var out []engine.AuditRecord
+	err := readStream(ctx, a.js, AuditStream, cfg, func(data []byte) {
+		var r engine.AuditRecord
+		if json.Unmarshal(data, &r) == nil {
+			out = append(out, r)
+		}
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[len(out)-q.Limit:]
+	}
+	return out, err
+}
+
+// readStream passes every message of a stream that cfg selects to fn, oldest
+// first, and returns once it has seen the last one.
+func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, fn func([]byte)) error {
+	st, err := js.Stream(ctx, stream)
 	if err != nil {
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
 	if info.State.Msgs == 0 {
-		return nil, nil
+		return nil
 	}
-	cons, err := a.js.OrderedConsumer(ctx, AuditStream, cfg)
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
-		return nil, unavailable(err)
+		return unavailable(err)
 	}
-	var out []engine.AuditRecord
 	for {
 		batch, err := cons.FetchNoWait(500)
 		if err != nil {
-			return nil, unavailable(err)
+			return unavailable(err)
 		}
 		n, done := 0, false
 		for m := range batch.Messages() {
 			n++
-			var r engine.AuditRecord
-			if err := json.Unmarshal(m.Data(), &r); err == nil {
-				out = append(out, r)
-			}
+			fn(m.Data())
 			if md, err := m.Metadata(); err == nil && (md.NumPending == 0 || md.Sequence.Stream >= info.State.LastSeq) {
 				done = true
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, unavailable(err)
+			return unavailable(err)
 		}
 		if done || n == 0 {
-			break
+			return nil
 		}
 	}
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[len(out)-q.Limit:]
+}
+
+// History keeps every release in a stream, one subject per pipeline and slot.
+type History struct{ js jetstream.JetStream }
+
+func historySubject(pipeline, slot string) string {
+	esc := strings.NewReplacer(".", "%2E", "/", "%2F")
+	return releasesSubject + "." + esc.Replace(pipeline) + "." + esc.Replace(slot)
+}
+
+// Append implements engine.History. The message id makes a repeat a no-op.
+func (h *History) Append(ctx context.Context, pipeline string, seq uint64, slot string, r engine.Release) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return &engine.Error{Code: engine.Internal, Msg: "encoding a release", Err: err}
 	}
-	return out, nil
+	id := fmt.Sprintf("%s/%d/%s", pipeline, seq, slot)
+	if _, err := h.js.Publish(ctx, historySubject(pipeline, slot), data, jetstream.WithMsgID(id)); err != nil {
+		return unavailable(fmt.Errorf("writing the release history: %w", err))
+	}
+	return nil
+}
+
+// List implements engine.History.
+func (h *History) List(ctx context.Context, pipeline, slot string, limit int) ([]engine.Release, error) {
+	var all []engine.Release
+	err := readStream(ctx, h.js, ReleasesStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{historySubject(pipeline, slot)},
+	}, func(data []byte) {
+		var r engine.Release
+		if json.Unmarshal(data, &r) == nil {
+			all = append(all, r)
+		}
+	})
+	out := make([]engine.Release, 0, min(limit, len(all)))
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, all[i])
+	}
+	return out, err
 }
 
 // Jobs keeps job records in a KV bucket whose entries expire.

@@ -32,6 +32,7 @@ func (e *env) openEngine() (*engine.Engine, func(), error) {
 		return nil, nil, err
 	}
 	eng.Runner = exec.Runner{}
+	eng.History = conn.History
 	return eng, conn.Close, nil
 }
 
