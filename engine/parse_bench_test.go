@@ -24,9 +24,10 @@ var benchLines = []string{
 }
 
 // Heroku-style listeners: one regular expression over the whole line per
-// command, as Hubot scripts and the Heroku ChatOps bot declare them. The promote
-// pattern alone is over 100 characters. A bot tries each listener in turn and
-// takes the submatches.
+// command, as Hubot scripts and the Heroku ChatOps bot declare them, covering
+// the same thirteen commands as the grammar. The promote pattern alone is over
+// 100 characters. Hubot tests every listener against every message and takes
+// the submatches of those that match.
 var herokuStyle = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)^\s*(promote)(!)?\s+([-_\.0-9a-z]+)(?:\s+from\s+([-_\.0-9a-z]+)(?:/([^\s]+))?)?(?:\s+(?:to|in|on)\s+([-_\.0-9a-z,]+)(?:/([^\s]+))?)?\s*$`),
 	regexp.MustCompile(`(?i)^\s*(deploy)(!)?\s+([-_\.0-9a-z]+)(?:/([^\s]+))?(?:\s+(?:to|in|on)\s+([-_\.0-9a-z]+)(?:/([^\s]+))?)?\s*$`),
@@ -36,6 +37,13 @@ var herokuStyle = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)^\s*(?:info|status)\s+([-_\.0-9a-z]+)\s*$`),
 	regexp.MustCompile(`(?i)^\s*release\s+([-_\.0-9a-z]+)\s+(v?\d+\.\d+\.\d+\S*)(?:\s+to\s+([-_\.0-9a-z]+))?(?:\s+--commit\s+([0-9a-f]+))?(?:\s+--notes\s+"([^"]*)")?\s*$`),
 	regexp.MustCompile(`(?i)^\s*route\s+([-_\.0-9a-z]+)\s+to\s+<#([A-Z0-9]+)(?:\|([^>]+))?>\s*$`),
+	// The rest of the command set, so the bot understands what the grammar does.
+	regexp.MustCompile(`(?i)^\s*(?:help|\?)(?:\s+(\S+))?\s*$`),
+	regexp.MustCompile(`(?i)^\s*(?:pipelines|ls)\s*$`),
+	regexp.MustCompile(`(?i)^\s*unlock\s+([-_\.0-9a-z]+)(?:\s+([-_\.0-9a-z]+))?\s*$`),
+	regexp.MustCompile(`(?i)^\s*route\s*$`),
+	regexp.MustCompile(`(?i)^\s*jobs(?:\s+(\S+))?\s*$`),
+	regexp.MustCompile(`(?i)^\s*(?:whoami|me)\s*$`),
 }
 
 func BenchmarkParse(b *testing.B) {

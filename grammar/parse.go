@@ -308,13 +308,13 @@ func (e *partError) Error() string { return e.msg }
 // parseValue reads one value of param, splitting a qualified value at its first '/'.
 func parseValue(param *Param, t Token) (Value, error) {
 	if param.Part == nil || t.Kind != Word {
-		return param.Type.Parse(t)
+		return typeParse(param.Type, t)
 	}
 	head, part, ok := strings.Cut(t.Text, "/")
 	if !ok {
-		return param.Type.Parse(t)
+		return typeParse(param.Type, t)
 	}
-	v, err := param.Type.Parse(Token{Kind: Word, Text: head, Pos: t.Pos, End: t.End})
+	v, err := typeParse(param.Type, Token{Kind: Word, Text: head, Pos: t.Pos, End: t.End})
 	if err != nil {
 		return v, err
 	}
@@ -327,6 +327,24 @@ func parseValue(param *Param, t Token) (Value, error) {
 	}
 	v.Part = pv.Text
 	return v, nil
+}
+
+// typeParse calls the built-in types directly, which the compiler can inline,
+// and others through the interface.
+func typeParse(typ Type, t Token) (Value, error) {
+	switch typ := typ.(type) {
+	case nameType:
+		return typ.Parse(t)
+	case StageType:
+		return typ.Parse(t)
+	case intType:
+		return typ.Parse(t)
+	case versionType:
+		return typ.Parse(t)
+	case stringType:
+		return typ.Parse(t)
+	}
+	return typ.Parse(t)
 }
 
 // rest joins the remaining tokens into one value, separated by single spaces.
