@@ -86,13 +86,19 @@ func Render(w io.Writer, res *engine.Result, st Style) error {
 		}
 	}
 	if len(res.Rows) > 0 {
-		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+		var table strings.Builder
+		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		cols := trimEmptyColumns(res.Columns, res.Rows)
 		fmt.Fprintln(tw, "  "+strings.Join(pick(res.Columns, cols), "\t"))
 		for _, row := range res.Rows {
 			fmt.Fprintln(tw, "  "+strings.Join(pick(row, cols), "\t"))
 		}
 		tw.Flush()
+		for _, line := range strings.SplitAfter(table.String(), "\n") {
+			if line != "" {
+				bw.WriteString(strings.TrimRight(line, " \n") + "\n")
+			}
+		}
 	}
 	if res.Text != "" {
 		if len(res.Rows) > 0 || len(res.Fields) > 0 {
