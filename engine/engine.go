@@ -174,6 +174,14 @@ func (e *Engine) ExecArgs(ctx context.Context, c Context, argv []string) (*Resul
 	return e.Dispatch(ctx, c, cmd)
 }
 
+// RunJob runs a queued job on a worker. The job's ID is the idempotency key,
+// so a redelivered job changes the ledger once.
+func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, progress func(string)) (*Result, error) {
+	c := Context{Actor: j.Actor, Channel: j.Channel, Confirmed: j.Confirmed, Approver: j.Approver,
+		IdempotencyKey: j.ID, JobID: j.ID, Progress: progress}
+	return e.ExecLine(ctx, c, j.Command)
+}
+
 // rejectInput audits a line the grammar refused and returns the diagnostic.
 func (e *Engine) rejectInput(ctx context.Context, c Context, text string, err error) error {
 	rec := e.record(c, text)

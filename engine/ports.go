@@ -30,6 +30,35 @@ type History interface {
 	List(ctx context.Context, pipeline, slot string, limit int) ([]Release, error)
 }
 
+// Queue carries commands durably from the adapters that accept them to the
+// workers that run them. Delivery is at least once; a job's ID is also its
+// idempotency key, so its effects happen once.
+type Queue interface {
+	// Enqueue stores a job durably before it returns. A job whose ID was
+	// enqueued within the deduplication window is dropped and reported as a
+	// duplicate. It returns Unavailable when the queue cannot be reached.
+	Enqueue(ctx context.Context, j *QueuedJob) (duplicate bool, err error)
+	// Work calls handle for each job until ctx ends. A job whose handle
+	// returns an error, or whose worker dies, is delivered again later, a
+	// bounded number of times.
+	Work(ctx context.Context, handle func(context.Context, *QueuedJob) error) error
+}
+
+// QueuedJob is a command accepted by an adapter, waiting for a worker.
+type QueuedJob struct {
+	ID        string    `json:"id"`
+	Command   string    `json:"command"` // canonical text
+	Actor     Actor     `json:"actor"`
+	Channel   string    `json:"channel,omitempty"`
+	Confirmed bool      `json:"confirmed,omitempty"`
+	Approver  string    `json:"approver,omitempty"`
+	Enqueued  time.Time `json:"enqueued"`
+	// Reply holds what the adapter needs to answer: a response URL, a thread.
+	Reply map[string]string `json:"reply,omitempty"`
+	// Attempt is the delivery count, from 1.
+	Attempt int `json:"-"`
+}
+
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
 	// Append records one command. It returns Unavailable when the log cannot

@@ -50,10 +50,11 @@ type Conn struct {
 	Jobs    *Jobs
 	History *History
 
-	nc     *nc.Conn
-	js     jetstream.JetStream
-	server *server.Server
-	unlock func()
+	nc       *nc.Conn
+	js       jetstream.JetStream
+	replicas int
+	server   *server.Server
+	unlock   func()
 }
 
 // Open connects to NATS (starting the embedded server when opts.URL is empty)
@@ -68,7 +69,7 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.JobTTL == 0 {
 		opts.JobTTL = 7 * 24 * time.Hour
 	}
-	c := &Conn{unlock: func() {}}
+	c := &Conn{unlock: func() {}, replicas: opts.Replicas}
 	var err error
 	if opts.URL != "" {
 		c.nc, err = nc.Connect(opts.URL, nc.Name("chatops"), nc.Timeout(5*time.Second))
