@@ -1,0 +1,33 @@
+package engine_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chatops/chatops/engine"
+)
+
+// TestREADMEConfig keeps the README's config example valid.
+func TestREADMEConfig(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("the Configuration section has no yaml example")
+	}
+	cfg, err := engine.ParseConfig("README.md", []byte(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Pipelines) != 1 || len(cfg.Commands) != 1 || len(cfg.Users) != 1 {
+		t.Errorf("the example declares %d pipelines, %d commands, %d users", len(cfg.Pipelines), len(cfg.Commands), len(cfg.Users))
+	}
+}
