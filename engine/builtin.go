@@ -174,6 +174,16 @@ func runInfo(r *run) (*Result, error) {
 	return res, nil
 }
 
+// stage returns the stage that the argument called name gives, or def, checked
+// against the pipeline.
+func (r *run) stage(pc *PipelineConfig, name, def string) (string, error) {
+	stage := def
+	if r.has(name) {
+		stage = r.text(name)
+	}
+	return stage, checkStage(pc, stage)
+}
+
 // writable returns an error when a lock stops changing stage, unless forced.
 func (r *run) writable(st *PipelineState, stage string) error {
 	lock, locked := st.lockOf(stage)
@@ -197,11 +207,8 @@ func runRelease(r *run) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	stage := pc.Stages[0]
-	if r.has("to") {
-		stage = r.text("to")
-	}
-	if err := checkStage(pc, stage); err != nil {
+	stage, err := r.stage(pc, "to", pc.Stages[0])
+	if err != nil {
 		return nil, err
 	}
 	version := r.text("version")
@@ -235,11 +242,8 @@ func runDeploy(r *run) (*Result, error) {
 	if branch == "" {
 		branch = "main"
 	}
-	stage := pc.Stages[0]
-	if r.has("to") {
-		stage = r.text("to")
-	}
-	if err := checkStage(pc, stage); err != nil {
+	stage, err := r.stage(pc, "to", pc.Stages[0])
+	if err != nil {
 		return nil, err
 	}
 	if err := r.checkStage(stage, fmt.Sprintf("Deploy %s/%s into %s", pc.Name, branch, stage)); err != nil {
@@ -401,11 +405,8 @@ func runReleases(r *run) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	stage := pc.Stages[len(pc.Stages)-1]
-	if r.has("in") {
-		stage = r.text("in")
-	}
-	if err := checkStage(pc, stage); err != nil {
+	stage, err := r.stage(pc, "in", pc.Stages[len(pc.Stages)-1])
+	if err != nil {
 		return nil, err
 	}
 	limit, _ := r.cmd.Get("limit")
@@ -448,11 +449,8 @@ func runRollback(r *run) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	stage := pc.Stages[len(pc.Stages)-1]
-	if r.has("in") {
-		stage = r.text("in")
-	}
-	if err := checkStage(pc, stage); err != nil {
+	stage, err := r.stage(pc, "in", pc.Stages[len(pc.Stages)-1])
+	if err != nil {
 		return nil, err
 	}
 	target := r.text("to")
