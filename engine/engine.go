@@ -174,6 +174,29 @@ func (e *Engine) ExecArgs(ctx context.Context, c Context, argv []string) (*Resul
 	return e.Dispatch(ctx, c, cmd)
 }
 
+// Admit is what a gateway checks before it accepts a command: the grammar and
+// the command rules (who, which channel, forcing). A refusal is audited and
+// returned, so the person hears of it at once; an admitted command is audited
+// when a worker runs it. Stage rules need the ledger, so the worker applies them.
+func (e *Engine) Admit(ctx context.Context, c Context, line string) (*grammar.Command, error) {
+	cmd, err := e.Grammar.Parse(line)
+	if err != nil {
+		return nil, e.rejectInput(ctx, c, line, err)
+	}
+	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical())}
+	if err := r.checkCommand(); err != nil {
+		if v, ok := cmd.Get("pipeline"); ok {
+			r.rec.Pipeline = v.Text
+		}
+		r.rec.Outcome, r.rec.Message = string(Denied), err.Error()
+		if aerr := e.Audit.Append(context.WithoutCancel(ctx), r.rec); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	return cmd, nil
+}
+
 // RunJob runs a queued job on a worker. The job's ID is the idempotency key,
 // so a redelivered job changes the ledger once.
 func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, progress func(string)) (*Result, error) {

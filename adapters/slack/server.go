@@ -1,0 +1,215 @@
+// Package slack drives the engine from Slack over HTTP: slash commands, with
+// every request verified before it is read, parsed and checked at once, and
+// enqueued durably before the ack; workers run the jobs and answer through the
+// response_url with Block Kit.
+package slack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+	"github.com/chatops/chatops/grammar"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/slack-go/slack"
+)
+
+// DefaultMaxBody bounds a request body; Slack's are a few KiB.
+const DefaultMaxBody = 64 << 10
+
+// Server is the Slack gateway: it verifies, parses, checks policy and enqueues.
+// It never runs a command itself, so it acks well inside Slack's 3 seconds.
+type Server struct {
+	Engine   *engine.Engine
+	Queue    engine.Queue
+	Verifier Verifier
+	Log      *slog.Logger
+	// MaxBody bounds request bodies; DefaultMaxBody when zero.
+	MaxBody int64
+	// Ready reports whether the server can take commands, for /readyz.
+	Ready   func(context.Context) error
+	metrics *metrics
+}
+
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	ack      prometheus.Histogram
+	enqueued *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_slack_requests_total", Help: "Slack requests by endpoint and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chatops_slack_ack_seconds", Help: "Time from receiving a slash command to its ack.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_jobs_enqueued_total", Help: "Jobs enqueued, and duplicates dropped.",
+		}, []string{"result"}),
+	}
+	m.registry.MustRegister(m.requests, m.ack, m.enqueued,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.MaxBody == 0 {
+		s.MaxBody = DefaultMaxBody
+	}
+	s.metrics = newMetrics()
+	mux := http.NewServeMux()
+	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			if err := s.Ready(r.Context()); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// statusWriter remembers the status for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) counted(endpoint string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		s.metrics.requests.WithLabelValues(endpoint, http.StatusText(sw.status)).Inc()
+	})
+}
+
+// readVerified reads the body within the size limit and checks its signature.
+// On failure it has answered with a 4xx and returns false.
+func (s *Server) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "unreadable request body", http.StatusBadRequest)
+		}
+		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", "body", "err", err)
+		return nil, false
+	}
+	if err := s.Verifier.Verify(r.Header, body); err != nil {
+		// The reason, never the secret or the signature.
+		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "request verification failed", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// commands handles a slash command: verify, parse, check, enqueue, ack.
+func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, ok := s.readVerified(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if form.Get("ssl_check") == "1" {
+		return
+	}
+	user, channel := form.Get("user_id"), form.Get("channel_id")
+	if user == "" || form.Get("command") == "" {
+		http.Error(w, "malformed slash command: user_id and command are required", http.StatusBadRequest)
+		return
+	}
+	slash := form.Get("command")
+	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, user), Channel: channel}
+	text := strings.TrimSpace(form.Get("text"))
+	if text == "" {
+		text = "help"
+	}
+	cmd, err := s.Engine.Admit(r.Context(), c, text)
+	if err != nil {
+		writeJSON(w, RenderError(err, text))
+		return
+	}
+	if cmd.Name == "help" {
+		s.help(w, r, c, cmd, slash)
+		return
+	}
+	// A doubled or retried request has the same body, so the same job id, and
+	// the queue drops the second.
+	sum := sha256.Sum256(body)
+	job := &engine.QueuedJob{
+		ID: "s" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: channel,
+		Enqueued: time.Now(), Reply: map[string]string{"response_url": form.Get("response_url"), "team": form.Get("team_id")},
+	}
+	dup, err := s.Queue.Enqueue(r.Context(), job)
+	if err != nil {
+		s.Log.Error("enqueue failed", "job", job.ID, "err", err)
+		writeJSON(w, RenderError(&engine.Error{Code: engine.Unavailable, Msg: "chatops cannot take commands right now; `" + job.Command + "` was not run. Try again in a moment."}, ""))
+		return
+	}
+	if dup {
+		s.metrics.enqueued.WithLabelValues("duplicate").Inc()
+	} else {
+		s.metrics.enqueued.WithLabelValues("enqueued").Inc()
+	}
+	ack := Message{ResponseType: "in_channel", Text: "Running " + job.Command}
+	ack.Blocks = append(ack.Blocks, contextLine(":hourglass_flowing_sand: <@"+user+"> ran `"+escape(slash+" "+job.Command)+"` · job "+job.ID))
+	writeJSON(w, ack)
+	s.metrics.ack.Observe(time.Since(start).Seconds())
+}
+
+// help answers at once: it reads no ledger.
+func (s *Server) help(w http.ResponseWriter, r *http.Request, c engine.Context, cmd *grammar.Command, slash string) {
+	res, err := s.Engine.Dispatch(r.Context(), c, cmd)
+	if err != nil {
+		writeJSON(w, RenderError(err, cmd.Canonical()))
+		return
+	}
+	if _, ok := cmd.Get("command"); ok {
+		writeJSON(w, Message{ResponseType: "ephemeral", Text: res.Title, Blocks: []slack.Block{section(code(res.Text))}})
+		return
+	}
+	writeJSON(w, RenderHelp(s.Engine.Grammar, func(sp *grammar.Spec) bool { return s.Engine.Allowed(c, sp.Name) }, slash))
+}

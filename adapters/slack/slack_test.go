@@ -1,0 +1,249 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsadapter "github.com/chatops/chatops/adapters/nats"
+	"github.com/chatops/chatops/adapters/slack"
+	"github.com/chatops/chatops/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const secret = "test-signing-secret"
+
+const testConfig = `
+pipelines:
+  - name: demo
+    stages: [development, staging, production]
+    seed: {development: 1.3.0, staging: 1.2.0, production: 1.1.0}
+groups: [admins]
+users:
+  - {name: alice, slack: U1}
+policy:
+  commands:
+    - {command: lock, groups: [admins]}
+  force: [admins]
+`
+
+// answer is a message as the response_url receives it.
+type answer struct {
+	ResponseType string          `json:"response_type"`
+	Text         string          `json:"text"`
+	Blocks       json.RawMessage `json:"blocks"`
+}
+
+// receiver is a response_url endpoint on 127.0.0.1 that keeps what it gets.
+type receiver struct {
+	mu   sync.Mutex
+	msgs []answer
+	got  chan struct{}
+	srv  *httptest.Server
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{got: make(chan struct{}, 100)}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m answer
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("response_url got %s: %v", body, err)
+		}
+		rc.mu.Lock()
+		rc.msgs = append(rc.msgs, m)
+		rc.mu.Unlock()
+		rc.got <- struct{}{}
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+type fixture struct {
+	engine *engine.Engine
+	srv    *httptest.Server
+	rc     *receiver
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.History = conn.History
+	q, err := conn.Queue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t)
+	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(rc.srv.URL, "http://")
+	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host}}
+	go func() { _ = w.Run(ctx) }()
+	return &fixture{engine: e, srv: srv, rc: rc}
+}
+
+func (f *fixture) form(user, text string) string {
+	v := url.Values{
+		"token": {"ignored"}, "team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {user},
+		"command": {"/h"}, "text": {text}, "response_url": {f.rc.srv.URL + "/commands/T1/1/x"},
+		"trigger_id": {"1.2.3"},
+	}
+	return v.Encode()
+}
+
+func (f *fixture) post(t *testing.T, path string, body string, h http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (f *fixture) signedPost(t *testing.T, body string) (*http.Response, string) {
+	return f.post(t, "/slack/commands", body, slack.Sign(secret, time.Now(), []byte(body)))
+}
+
+func TestSlashPromoteOnce(t *testing.T) {
+	f := newFixture(t)
+	body := f.form("U1", "promote demo")
+	for range 3 { // Slack's retry, a double click: the same request three times
+		resp, ack := f.signedPost(t, body)
+		if resp.StatusCode != 200 || !strings.Contains(ack, "Running promote demo") {
+			t.Fatalf("ack %d %s", resp.StatusCode, ack)
+		}
+	}
+	select {
+	case <-f.rc.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer reached the response_url")
+	}
+	time.Sleep(300 * time.Millisecond) // room for a wrong second answer to arrive
+	f.rc.mu.Lock()
+	msgs := append([]answer(nil), f.rc.msgs...)
+	f.rc.mu.Unlock()
+	if len(msgs) != 1 || msgs[0].Text != "Promoted demo 1.2.0 from staging to production." {
+		t.Fatalf("response_url got %+v", msgs)
+	}
+	ctx := context.Background()
+	st, _, err := f.engine.Store.Load(ctx, "demo")
+	if err != nil || st.Seq != 1 {
+		t.Fatalf("ledger: %+v %v", st, err)
+	}
+	recs, err := f.engine.Audit.Read(ctx, engine.AuditQuery{Pipeline: "demo"})
+	if err != nil || len(recs) != 1 || recs[0].Actor != "alice" || recs[0].Source != "slack" || recs[0].Channel != "C1" {
+		t.Fatalf("audit: %+v %v", recs, err)
+	}
+}
+
+func TestSlashRefusedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		user, text, want string
+	}{
+		{"U1", "promote this is an invalid command", `too many arguments: unexpected \"is\"`},
+		{"U1", "promte demo", `did you mean \"promote\"?`},
+		{"U2", "lock demo", "U2 may not run lock (policy.commands[0] at chatops.yaml:11)"},
+		{"U1", "promote! demo", "alice may not force promote with !"},
+		{"U1", "", "What you can run here"},
+	}
+	for _, tt := range tests {
+		resp, ack := f.signedPost(t, f.form(tt.user, tt.text))
+		if resp.StatusCode != 200 || !strings.Contains(ack, tt.want) || (tt.text != "" && !strings.Contains(ack, `"response_type":"ephemeral"`)) {
+			t.Errorf("%q: %d %s\nwant it to say %s", tt.text, resp.StatusCode, ack, tt.want)
+		}
+	}
+	if strings.Contains(f.mustGet(t, "/metrics"), `chatops_jobs_enqueued_total{result="enqueued"}`) {
+		t.Error("a refused command was enqueued")
+	}
+}
+
+func (f *fixture) mustGet(t *testing.T, path string) string {
+	resp, err := http.Get(f.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	body := f.form("U1", "promote demo")
+	vector := http.Header{}
+	vector.Set("X-Slack-Request-Timestamp", "1531420618")
+	vector.Set("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+	big := strings.Repeat("a", 9<<10)
+	tests := []struct {
+		name   string
+		body   string
+		header http.Header
+		status int
+	}{
+		{"bad signature", body, slack.Sign("wrong", time.Now(), []byte(body)), 401},
+		{"stale timestamp (Slack's 2018 vector)", body, vector, 401},
+		{"missing headers", body, http.Header{}, 401},
+		{"oversized body", big, slack.Sign(secret, time.Now(), []byte(big)), 413},
+		{"malformed form", "a=%zz", slack.Sign(secret, time.Now(), []byte("a=%zz")), 400},
+		{"no user", "command=%2Fh&text=promote+demo", slack.Sign(secret, time.Now(), []byte("command=%2Fh&text=promote+demo")), 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, _ := f.post(t, "/slack/commands", tt.body, tt.header)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
+	}
+	ssl := "ssl_check=1&token=x"
+	if resp, _ := f.post(t, "/slack/commands", ssl, slack.Sign(secret, time.Now(), []byte(ssl))); resp.StatusCode != 200 {
+		t.Errorf("ssl_check: %d", resp.StatusCode)
+	}
+	if st, _, err := f.engine.Store.Load(context.Background(), "demo"); engine.ErrorCode(err) != engine.NotFound {
+		t.Errorf("the ledger changed: %+v %v", st, err)
+	}
+	if m := f.mustGet(t, "/metrics"); strings.Contains(m, "chatops_jobs_enqueued_total") {
+		t.Errorf("something was enqueued:\n%s", m)
+	}
+	if got := f.mustGet(t, "/healthz"); got != "ok\n" {
+		t.Errorf("healthz %q", got)
+	}
+	if got := f.mustGet(t, "/readyz"); got != "ready\n" {
+		t.Errorf("readyz %q", got)
+	}
+}
