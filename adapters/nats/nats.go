@@ -209,6 +209,14 @@ func (c *Conn) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstr
 	return kv, nil
 }
 
+// Ready reports whether the connection to NATS is up.
+func (c *Conn) Ready(context.Context) error {
+	if c.nc == nil || !c.nc.IsConnected() {
+		return errors.New("not connected to NATS")
+	}
+	return nil
+}
+
 // Close drains the connection, stops the embedded server and frees the data dir.
 func (c *Conn) Close() {
 	if c.nc != nil {

@@ -14,9 +14,15 @@ import (
 // openEngine builds the engine over JetStream: embedded under the data dir, or
 // at --nats-url. The returned func closes it.
 func (e *env) openEngine() (*engine.Engine, func(), error) {
+	eng, closeEngine, _, err := e.openEngineConn()
+	return eng, closeEngine, err
+}
+
+// openEngineConn is openEngine, also returning the NATS connection.
+func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	dataDir := e.globals.Data
 	if dataDir == "" && e.globals.NatsURL == "" {
@@ -24,16 +30,16 @@ func (e *env) openEngine() (*engine.Engine, func(), error) {
 	}
 	conn, err := natsadapter.Open(e.ctx, natsadapter.Options{URL: e.globals.NatsURL, DataDir: dataDir})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	eng, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	eng.Runner = exec.Runner{}
 	eng.History = conn.History
-	return eng, conn.Close, nil
+	return eng, conn.Close, conn, nil
 }
 
 // defaultDataDir is chatops's folder in the user's state directory.

@@ -28,6 +28,8 @@ type CLI struct {
 	Help   HelpCmd   `cmd:"" help:"List the chatops commands, or explain one."`
 	Audit  AuditCmd  `cmd:"" help:"Read the audit stream."`
 	Config ConfigCmd `cmd:"" help:"Check the config file."`
+	Serve  ServeCmd  `cmd:"" help:"Serve Slack: slash commands in, answers out."`
+	Slack  SlackCmd  `cmd:"" help:"Slack app tools."`
 }
 
 // Globals are the options every command shares; each has an environment twin.
