@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -75,6 +76,10 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if ru := j.Reply["response_url"]; ru != "" {
 		if err := w.respond(ctx, ru, msg); err != nil {
 			w.Log.Error("answering a job", "job", j.ID, "err", err)
+			var refused *refusedURL
+			if errors.As(err, &refused) {
+				return nil // no retry makes a forbidden host allowed
+			}
 			return err
 		}
 	}
@@ -85,7 +90,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 func (w *Worker) respond(ctx context.Context, responseURL string, msg Message) error {
 	u, err := url.Parse(responseURL)
 	if err != nil || !w.allowed(u) {
-		return fmt.Errorf("response_url %q is not on an allowed host", responseURL)
+		return &refusedURL{responseURL}
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -105,6 +110,13 @@ func (w *Worker) respond(ctx context.Context, responseURL string, msg Message) e
 		return fmt.Errorf("response_url answered %s", resp.Status)
 	}
 	return nil
+}
+
+// refusedURL is a response_url on a host chatops does not post to.
+type refusedURL struct{ url string }
+
+func (e *refusedURL) Error() string {
+	return fmt.Sprintf("response_url %q is not on an allowed host", e.url)
 }
 
 // allowed accepts https URLs on the allowed hosts, and plain http only on
