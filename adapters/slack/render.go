@@ -111,6 +111,25 @@ func RenderError(err error, command string) Message {
 	return m
 }
 
+// refusal is the text of a refused command for a later answer: the diagnostic
+// with its caret line for bad input, else the message.
+func refusal(err error) string {
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		return ge.Detail()
+	}
+	return engine.ErrorMessage(err)
+}
+
+// RenderRefusal is a refusal as a worker posts it in a thread.
+func RenderRefusal(text, command string) Message {
+	icon, body := ":no_entry:", section(":no_entry: "+escape(text))
+	if strings.Contains(text, "\n") {
+		icon, body = ":warning:", section(code(text))
+	}
+	return Message{Text: icon + " " + strings.SplitN(text, "\n", 2)[0], Blocks: []slack.Block{body, contextLine("`" + escape(command) + "`")}}
+}
+
 // RenderHelp is help as Slack shows it: ephemeral, one line per command the
 // asker may run.
 func RenderHelp(g *grammar.Grammar, allowed func(*grammar.Spec) bool, slash string) Message {

@@ -37,7 +37,14 @@ type Server struct {
 	// MaxBody bounds request bodies; DefaultMaxBody when zero.
 	MaxBody int64
 	// Ready reports whether the server can take commands, for /readyz.
-	Ready   func(context.Context) error
+	Ready func(context.Context) error
+	// Now is the clock for event ages; time.Now when nil.
+	Now func() time.Time
+	// MaxEventAge drops older events; DefaultMaxEventAge when zero.
+	MaxEventAge time.Duration
+	// BotUserID is the app's own user, whose messages are never commands.
+	BotUserID string
+
 	metrics *metrics
 }
 
@@ -78,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	s.metrics = newMetrics()
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
+	mux.Handle("POST /slack/events", s.counted("events", s.events))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Ready != nil {

@@ -72,6 +72,35 @@ type fixture struct {
 	engine *engine.Engine
 	srv    *httptest.Server
 	rc     *receiver
+	api    *fakeAPI
+}
+
+// fakeAPI stands in for Slack's Web API on 127.0.0.1: it keeps chat.postMessage calls.
+type fakeAPI struct {
+	mu    sync.Mutex
+	posts []url.Values
+	got   chan struct{}
+	srv   *httptest.Server
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	a := &fakeAPI{got: make(chan struct{}, 100)}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("fake API: %v", err)
+		}
+		if r.URL.Path != "/chat.postMessage" || r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
+			t.Errorf("fake API: %s without the bot token", r.URL.Path)
+		}
+		a.mu.Lock()
+		a.posts = append(a.posts, r.PostForm)
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)
+		a.got <- struct{}{}
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -97,13 +126,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	rc := newReceiver(t)
-	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10}
+	api := newFakeAPI(t)
+	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT"}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(rc.srv.URL, "http://")
-	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host}}
+	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host},
+		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
 	go func() { _ = w.Run(ctx) }()
-	return &fixture{engine: e, srv: srv, rc: rc}
+	return &fixture{engine: e, srv: srv, rc: rc, api: api}
 }
 
 func (f *fixture) form(user, text string) string {

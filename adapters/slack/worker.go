@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatops/chatops/engine"
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/slack-go/slack"
 )
 
 // DefaultResponseHosts are the hosts a response_url may point at.
@@ -30,7 +31,20 @@ type Worker struct {
 	// DefaultResponseHosts when nil. Anything else is refused, so a forged
 	// request cannot make chatops post elsewhere.
 	ResponseHosts []string
-	Log           *slog.Logger
+	// API posts answers to events (chat.postMessage in their thread); nil
+	// without a bot token.
+	API *slack.Client
+	Log *slog.Logger
+}
+
+// NewAPI returns a Web API client whose calls go through the retrying client;
+// apiURL is Slack's unless a test gives its own.
+func NewAPI(token, apiURL string, httpc *retryablehttp.Client) *slack.Client {
+	opts := []slack.Option{slack.OptionHTTPClient(httpc.StandardClient())}
+	if apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(strings.TrimRight(apiURL, "/")+"/"))
+	}
+	return slack.New(token, opts...)
 }
 
 // NewHTTPClient returns the retrying client all outbound calls go through.
@@ -42,6 +56,7 @@ func NewHTTPClient(log *slog.Logger) *retryablehttp.Client {
 	c.HTTPClient.Timeout = 10 * time.Second
 	// Keep the final response rather than an error, so its status is logged.
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	c.Logger = nil // its default logs every request
 	if log != nil {
 		c.Logger = log
 	}
@@ -62,6 +77,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // handle runs one job and posts its outcome. An error sends the job back to
 // the queue; its idempotency key keeps the ledger from changing twice.
 func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
+	if text := j.Reply["refusal"]; text != "" {
+		return w.answer(ctx, j, RenderRefusal(text, j.Command))
+	}
 	var progress []string
 	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress = append(progress, line) })
 	var msg Message
@@ -73,17 +91,28 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	} else {
 		msg = RenderResult(res, j.Command, j.ID)
 	}
-	if ru := j.Reply["response_url"]; ru != "" {
-		if err := w.respond(ctx, ru, msg); err != nil {
-			w.Log.Error("answering a job", "job", j.ID, "err", err)
-			var refused *refusedURL
-			if errors.As(err, &refused) {
-				return nil // no retry makes a forbidden host allowed
-			}
-			return err
+	return w.answer(ctx, j, msg)
+}
+
+// answer posts msg where the job came from: its response_url, or its channel
+// and thread through the Web API.
+func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) error {
+	var err error
+	switch {
+	case j.Reply["response_url"] != "":
+		err = w.respond(ctx, j.Reply["response_url"], msg)
+	case j.Reply["channel"] != "" && w.API != nil:
+		_, _, err = w.API.PostMessageContext(ctx, j.Reply["channel"],
+			slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...), slack.MsgOptionTS(j.Reply["thread_ts"]))
+	}
+	if err != nil {
+		w.Log.Error("answering a job", "job", j.ID, "err", err)
+		var refused *refusedURL
+		if errors.As(err, &refused) {
+			return nil // no retry makes a forbidden host allowed
 		}
 	}
-	return nil
+	return err
 }
 
 // respond posts msg to a response_url on an allowed host.

@@ -48,9 +48,13 @@ func (m *ManifestCmd) Run(e *env) error {
 			}},
 		},
 		"oauth_config": map[string]any{
-			"scopes": map[string]any{"bot": []string{"commands", "chat:write"}},
+			"scopes": map[string]any{"bot": []string{"commands", "chat:write", "app_mentions:read", "im:history"}},
 		},
 		"settings": map[string]any{
+			"event_subscriptions": map[string]any{
+				"request_url": base + "/slack/events",
+				"bot_events":  []string{"app_mention", "message.im"},
+			},
 			"org_deploy_enabled":     false,
 			"socket_mode_enabled":    false,
 			"token_rotation_enabled": false,

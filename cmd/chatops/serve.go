@@ -12,6 +12,7 @@ import (
 
 	slackadapter "github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
+	"github.com/slack-go/slack"
 )
 
 // ServeCmd serves Slack: the gateway and, in the same process, the workers.
@@ -20,6 +21,9 @@ type ServeCmd struct {
 	SigningSecret  string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
 	ResponseHosts  []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port]." env:"CHATOPS_SLACK_RESPONSE_HOSTS" default:"hooks.slack.com" sep:","`
 	Workers        int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
+	BotToken       string        `name:"bot-token" help:"The Slack bot token, to answer mentions and direct messages." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
+	APIURL         string        `name:"slack-api-url" help:"Slack's Web API base URL." env:"CHATOPS_SLACK_API_URL" default:"https://slack.com/api/"`
+	MaxEventAge    time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
 	ManifestURL    string        `name:"public-url" help:"The public base URL, for logs." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
 	ShutdownPeriod time.Duration `help:"How long to finish requests and jobs on shutdown." default:"10s"`
 }
@@ -40,11 +44,24 @@ func (s *ServeCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	srv := &slackadapter.Server{Engine: eng, Queue: q, Verifier: slackadapter.Verifier{Secret: s.SigningSecret}, Log: log, Ready: conn.Ready}
+	srv := &slackadapter.Server{Engine: eng, Queue: q, Verifier: slackadapter.Verifier{Secret: s.SigningSecret},
+		Log: log, Ready: conn.Ready, MaxEventAge: s.MaxEventAge}
+	httpc := slackadapter.NewHTTPClient(log)
+	var api *slack.Client
+	if s.BotToken != "" {
+		api = slackadapter.NewAPI(s.BotToken, s.APIURL, httpc)
+		auth, err := api.AuthTestContext(e.ctx)
+		if err != nil {
+			return &engine.Error{Code: engine.Unavailable, Msg: "checking SLACK_BOT_TOKEN with auth.test: " + err.Error()}
+		}
+		srv.BotUserID = auth.UserID
+	} else {
+		log.Warn("no SLACK_BOT_TOKEN: mentions and direct messages cannot be answered")
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	for range s.Workers {
-		w := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log}
+		w := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc, API: api}
 		go func() {
 			if err := w.Run(ctx); err != nil {
 				log.Error("worker stopped", "err", err)

@@ -1,0 +1,118 @@
+package slack
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+	"github.com/slack-go/slack/slackevents"
+)
+
+// DefaultMaxEventAge drops events Slack delivers late: a command typed a while
+// ago is not run now.
+const DefaultMaxEventAge = 30 * time.Second
+
+// innerEvent holds the fields chatops reads of app_mention and message events.
+type innerEvent struct {
+	Type        string `json:"type"`
+	SubType     string `json:"subtype"`
+	User        string `json:"user"`
+	BotID       string `json:"bot_id"`
+	Text        string `json:"text"`
+	Channel     string `json:"channel"`
+	ChannelType string `json:"channel_type"`
+	TS          string `json:"ts"`
+	ThreadTS    string `json:"thread_ts"`
+}
+
+// leadingMention is the bot's mention that starts an app_mention's text.
+var leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*`)
+
+// events handles the Events API: url_verification, then app mentions and direct
+// messages, which run the same grammar as the slash command.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readVerified(w, r)
+	if !ok {
+		return
+	}
+	var outer struct {
+		Type      string `json:"type"`
+		Challenge string `json:"challenge"`
+	}
+	if err := json.Unmarshal(body, &outer); err != nil {
+		http.Error(w, "malformed JSON: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch outer.Type {
+	case slackevents.URLVerification:
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(outer.Challenge))
+		return
+	case slackevents.CallbackEvent:
+	default:
+		return // app_rate_limited and the like: nothing to do
+	}
+	var cb slackevents.EventsAPICallbackEvent
+	if err := json.Unmarshal(body, &cb); err != nil || cb.InnerEvent == nil || cb.EventID == "" {
+		http.Error(w, "malformed event callback", http.StatusBadRequest)
+		return
+	}
+	var ev innerEvent
+	if err := json.Unmarshal(*cb.InnerEvent, &ev); err != nil {
+		http.Error(w, "malformed event: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	maxAge := s.MaxEventAge
+	if maxAge == 0 {
+		maxAge = DefaultMaxEventAge
+	}
+	if age := now.Sub(time.Unix(int64(cb.EventTime), 0)); age > maxAge {
+		s.Log.Info("slack event dropped: too old", "event", cb.EventID, "age", age.Round(time.Second))
+		return
+	}
+	// Bots, including this one, and edits or joins are not commands.
+	if ev.BotID != "" || ev.SubType != "" || ev.User == "" || ev.User == s.BotUserID {
+		return
+	}
+	var text string
+	switch {
+	case ev.Type == "app_mention":
+		text = leadingMention.ReplaceAllString(ev.Text, "")
+	case ev.Type == "message" && ev.ChannelType == "im":
+		text = ev.Text
+	default:
+		return
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		text = "help"
+	}
+	thread := ev.ThreadTS
+	if thread == "" {
+		thread = ev.TS
+	}
+	reply := map[string]string{"channel": ev.Channel, "thread_ts": thread, "team": cb.TeamID}
+	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, ev.User), Channel: ev.Channel}
+	// Slack retries an event up to 5 minutes later: its event_id is the job id,
+	// so the queue runs it once.
+	job := &engine.QueuedJob{ID: "e" + cb.EventID, Command: text, Actor: c.Actor, Channel: ev.Channel, Enqueued: now, Reply: reply}
+	cmd, err := s.Engine.Admit(r.Context(), c, text)
+	if err != nil {
+		// The refusal is answered in the thread too, by a worker.
+		job.Command, reply["refusal"] = text, refusal(err)
+	} else {
+		job.Command = cmd.Canonical()
+	}
+	if _, err := s.Queue.Enqueue(r.Context(), job); err != nil {
+		// Slack will retry the event: answer 5xx so it does.
+		s.Log.Error("enqueue failed", "event", cb.EventID, "err", err)
+		http.Error(w, "cannot take commands right now", http.StatusServiceUnavailable)
+	}
+}

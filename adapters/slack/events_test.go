@@ -1,0 +1,91 @@
+package slack_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatops/chatops/adapters/slack"
+)
+
+func eventBody(id string, at time.Time, inner string) string {
+	return fmt.Sprintf(`{"type":"event_callback","team_id":"T1","event_id":%q,"event_time":%d,"event":%s}`, id, at.Unix(), inner)
+}
+
+func (f *fixture) event(t *testing.T, body string) (*http.Response, string) {
+	return f.post(t, "/slack/events", body, slack.Sign(secret, time.Now(), []byte(body)))
+}
+
+// waitPosts waits for n chat.postMessage calls, then a moment for a wrong extra one.
+func (f *fixture) waitPosts(t *testing.T, n int) []string {
+	t.Helper()
+	for range n {
+		select {
+		case <-f.api.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("fewer than %d answers reached the Web API", n)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	f.api.mu.Lock()
+	defer f.api.mu.Unlock()
+	var texts []string
+	for _, p := range f.api.posts {
+		texts = append(texts, p.Get("channel")+"|"+p.Get("thread_ts")+"|"+p.Get("text"))
+	}
+	return texts
+}
+
+func TestEventsURLVerification(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.event(t, `{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}`)
+	if resp.StatusCode != 200 || body != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Errorf("%d %q", resp.StatusCode, body)
+	}
+	if resp, _ := f.post(t, "/slack/events", `{"type":"url_verification"}`, nil); resp.StatusCode != 401 {
+		t.Errorf("unsigned: %d", resp.StatusCode)
+	}
+	if resp, _ := f.event(t, `{"type":`); resp.StatusCode != 400 {
+		t.Errorf("malformed JSON: %d", resp.StatusCode)
+	}
+}
+
+func TestEventsRunTheGrammar(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	mention := eventBody("Ev1", now, `{"type":"app_mention","user":"U1","text":"<@UBOT> promote demo","channel":"C1","ts":"1700000000.000100"}`)
+	for range 3 { // Slack's retries carry the same event_id
+		if resp, _ := f.event(t, mention); resp.StatusCode != 200 {
+			t.Fatalf("mention: %d", resp.StatusCode)
+		}
+	}
+	// Not commands: a bot, an edit, our own message, an old event, a channel message.
+	for i, inner := range []string{
+		`{"type":"app_mention","user":"U9","bot_id":"B1","text":"<@UBOT> promote demo","channel":"C1","ts":"1"}`,
+		`{"type":"message","subtype":"message_changed","channel_type":"im","text":"promote demo","channel":"D1","ts":"2"}`,
+		`{"type":"message","user":"UBOT","channel_type":"im","text":"promote demo","channel":"D1","ts":"3"}`,
+		`{"type":"message","user":"U1","channel_type":"channel","text":"promote demo","channel":"C1","ts":"4"}`,
+	} {
+		if resp, _ := f.event(t, eventBody(fmt.Sprint("Skip", i), now, inner)); resp.StatusCode != 200 {
+			t.Fatalf("ignored event %d: %d", i, resp.StatusCode)
+		}
+	}
+	old := eventBody("Old", now.Add(-time.Minute), `{"type":"message","user":"U1","channel_type":"im","text":"rollback demo","channel":"D1","ts":"5"}`)
+	if resp, _ := f.event(t, old); resp.StatusCode != 200 {
+		t.Fatalf("old event: %d", resp.StatusCode)
+	}
+	dm := eventBody("Ev2", now, `{"type":"message","user":"U1","channel_type":"im","text":"promte demo","channel":"D1","ts":"1700000000.000300"}`)
+	if resp, _ := f.event(t, dm); resp.StatusCode != 200 {
+		t.Fatalf("dm: %d", resp.StatusCode)
+	}
+	posts := f.waitPosts(t, 2)
+	want := map[string]bool{
+		"C1|1700000000.000100|Promoted demo 1.2.0 from staging to production.": true,
+		`D1|1700000000.000300|:warning: error: unknown command "promte" (column 1)`: true,
+	}
+	if len(posts) != 2 || !want[posts[0]] || !want[posts[1]] {
+		t.Errorf("posts:\n%s", strings.Join(posts, "\n"))
+	}
+}
