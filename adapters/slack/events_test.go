@@ -82,7 +82,7 @@ func TestEventsRunTheGrammar(t *testing.T) {
 	}
 	posts := f.waitPosts(t, 2)
 	want := map[string]bool{
-		"C1|1700000000.000100|Promoted demo 1.2.0 from staging to production.": true,
+		"C1|1700000000.000100|Promoted demo 1.2.0 from staging to production.":      true,
 		`D1|1700000000.000300|:warning: error: unknown command "promte" (column 1)`: true,
 	}
 	if len(posts) != 2 || !want[posts[0]] || !want[posts[1]] {
