@@ -72,6 +72,8 @@ type StageRule struct {
 	Stage   string   `yaml:"stage"`
 	Groups  []string `yaml:"groups"`
 	Confirm bool     `yaml:"confirm"`
+	// Approval asks a second person, of Groups, to approve each change.
+	Approval bool `yaml:"approval"`
 }
 
 // CommandConfig declares a custom command: a usage line in the grammar's syntax

@@ -197,6 +197,26 @@ func (e *Engine) Admit(ctx context.Context, c Context, line string) (*grammar.Co
 	return cmd, nil
 }
 
+// Revision returns a pipeline's change count, which a pending confirmation
+// compares to make sure the pipeline did not change under the question.
+func (e *Engine) Revision(ctx context.Context, pipeline string) (uint64, error) {
+	pc, ok := e.Config.Pipeline(pipeline)
+	if !ok {
+		return 0, Errorf(NotFound, "no pipeline %q", pipeline)
+	}
+	st, _, err := e.state(ctx, pc)
+	if err != nil {
+		return 0, err
+	}
+	return st.Seq, nil
+}
+
+// MayApprove reports whether a may approve a change that needs a second
+// person of groups, asked for by requester.
+func (e *Engine) MayApprove(a Actor, requester string, groups []string) bool {
+	return a.ID != requester && (len(groups) == 0 || a.in(groups))
+}
+
 // RunJob runs a queued job on a worker. The job's ID is the idempotency key,
 // so a redelivered job changes the ledger once.
 func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, progress func(string)) (*Result, error) {
@@ -370,9 +390,18 @@ func (r *run) checkStage(stage, action string) error {
 		if len(rule.Groups) > 0 && !r.c.Actor.in(rule.Groups) {
 			return r.deny(name, "%s may not change %s: that needs group %s", r.c.Actor.ID, stage, strings.Join(rule.Groups, " or "))
 		}
+		pipeline := r.text("pipeline")
+		if rule.Approval && r.c.Approver == "" {
+			r.rec.Rule = name
+			if r.c.Actor.Source != SourceSlack {
+				return r.deny(name, "%s needs approval by a second person of group %s: run it from Slack", action, orNobody(rule.Groups))
+			}
+			return &Error{Code: Invalid, Msg: action + " needs approval by a second person (" + name + ")",
+				Confirm: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
+		}
 		if rule.Confirm && !r.c.Confirmed {
 			r.rec.Rule = name
-			return &Error{Code: Invalid, Msg: action + " needs confirmation (" + name + ")", Confirm: action + "?"}
+			return &Error{Code: Invalid, Msg: action + " needs confirmation (" + name + ")", Confirm: action + "?", Pipeline: pipeline}
 		}
 	}
 	return nil

@@ -32,6 +32,12 @@ type Error struct {
 	// Confirm, when set, is the question whose yes lets the command run: ask it
 	// and run the command again with Context.Confirmed.
 	Confirm string
+	// Approvers, when set with Confirm, are the groups of whoever else must
+	// approve: the requester may not answer the question.
+	Approvers []string
+	// Pipeline is what the question is about, so a later answer can check that
+	// it did not change meanwhile.
+	Pipeline string
 	Err     error
 }
 

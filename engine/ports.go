@@ -59,6 +59,33 @@ type QueuedJob struct {
 	Attempt int `json:"-"`
 }
 
+// Interaction is a question waiting for a click: a confirmation or an approval,
+// bound to the exact command, its requester, the pipeline's revision and a
+// deadline.
+type Interaction struct {
+	ID        string            `json:"id"`
+	Command   string            `json:"command"` // canonical text
+	Requester Actor             `json:"requester"`
+	Channel   string            `json:"channel,omitempty"`
+	Question  string            `json:"question"`
+	Approvers []string          `json:"approvers,omitempty"` // set: a second person of these groups
+	Pipeline  string            `json:"pipeline,omitempty"`
+	Revision  uint64            `json:"revision"`
+	Expires   time.Time         `json:"expires"`
+	Reply     map[string]string `json:"reply,omitempty"`
+}
+
+// Interactions keeps pending questions until answered or expired.
+type Interactions interface {
+	// Put stores a question; it expires by itself.
+	Put(ctx context.Context, i *Interaction) error
+	// Take removes a question and returns it, once: a second Take of the same
+	// id, or of an expired one, returns NotFound.
+	Take(ctx context.Context, id string) (*Interaction, error)
+	// Get returns a question without removing it; NotFound when gone.
+	Get(ctx context.Context, id string) (*Interaction, error)
+}
+
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
 	// Append records one command. It returns Unavailable when the log cannot

@@ -2,8 +2,10 @@ package slack
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
@@ -128,6 +130,32 @@ func RenderRefusal(text, command string) Message {
 		icon, body = ":warning:", section(code(text))
 	}
 	return Message{Text: icon + " " + strings.SplitN(text, "\n", 2)[0], Blocks: []slack.Block{body, contextLine("`" + escape(command) + "`")}}
+}
+
+// Button action ids.
+const (
+	ActionApprove = "chatops_approve"
+	ActionCancel  = "chatops_cancel"
+)
+
+// RenderQuestion asks to confirm or approve a command, with buttons bound to the
+// stored question.
+func RenderQuestion(i *engine.Interaction, ttl time.Duration) Message {
+	who := "Only <@" + escape(i.Requester.Identity) + "> can confirm."
+	label := "Confirm"
+	if len(i.Approvers) > 0 {
+		who = "Needs approval by someone else of " + escape(strings.Join(i.Approvers, " or ")) + "."
+		label = "Approve"
+	}
+	approve := slack.NewButtonBlockElement(ActionApprove, i.ID, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+	approve.Style = slack.StylePrimary
+	cancel := slack.NewButtonBlockElement(ActionCancel, i.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
+	cancel.Style = slack.StyleDanger
+	return Message{ResponseType: "in_channel", Text: i.Question, Blocks: []slack.Block{
+		section(":raised_hand: *" + escape(i.Question) + "*\n`" + escape(i.Command) + "`"),
+		slack.NewActionBlock("chatops_question", approve, cancel),
+		contextLine(fmt.Sprintf("%s Expires in %d minutes.", who, int(ttl.Round(time.Minute).Minutes()))),
+	}}
 }
 
 // RenderHelp is help as Slack shows it: ephemeral, one line per command the

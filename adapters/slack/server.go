@@ -44,6 +44,10 @@ type Server struct {
 	MaxEventAge time.Duration
 	// BotUserID is the app's own user, whose messages are never commands.
 	BotUserID string
+	// Interactions keeps the questions that buttons answer.
+	Interactions engine.Interactions
+	// Respond posts to a response_url: a Worker's Respond.
+	Respond func(ctx context.Context, responseURL string, m Message) error
 
 	metrics *metrics
 }
@@ -86,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
 	mux.Handle("POST /slack/events", s.counted("events", s.events))
+	mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Ready != nil {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 type fixture struct {
+	skew   atomic.Int64 // added to the engine's clock
 	engine *engine.Engine
 	srv    *httptest.Server
 	rc     *receiver
@@ -104,6 +106,10 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 }
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureConfig(t, testConfig)
+}
+
+func newFixtureConfig(t *testing.T, config string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -112,7 +118,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	cfg, err := engine.ParseConfig("chatops.yaml", []byte(testConfig))
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,20 +127,28 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	e.History = conn.History
+	f := &fixture{engine: e}
+	e.Now = func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
+	inter, err := conn.Interactions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	q, err := conn.Queue(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rc := newReceiver(t)
 	api := newFakeAPI(t)
-	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT"}
+	host := strings.TrimPrefix(rc.srv.URL, "http://")
+	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host}, Interactions: inter,
+		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
+	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
+		Interactions: inter, Respond: w.Respond}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(rc.srv.URL, "http://")
-	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host},
-		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
 	go func() { _ = w.Run(ctx) }()
-	return &fixture{engine: e, srv: srv, rc: rc, api: api}
+	f.srv, f.rc, f.api = srv, rc, api
+	return f
 }
 
 func (f *fixture) form(user, text string) string {

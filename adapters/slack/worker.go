@@ -34,7 +34,12 @@ type Worker struct {
 	// API posts answers to events (chat.postMessage in their thread); nil
 	// without a bot token.
 	API *slack.Client
-	Log *slog.Logger
+	// Interactions keeps the questions of commands that need a confirmation
+	// or an approval; without it such commands are refused.
+	Interactions engine.Interactions
+	// QuestionTTL is how long a question can be answered; 10 minutes when zero.
+	QuestionTTL time.Duration
+	Log         *slog.Logger
 }
 
 // NewAPI returns a Web API client whose calls go through the retrying client;
@@ -83,6 +88,13 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	var progress []string
 	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress = append(progress, line) })
 	var msg Message
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee.Confirm != "" && w.Interactions != nil {
+		if msg, err = w.ask(ctx, j, ee); err != nil {
+			return err
+		}
+		return w.answer(ctx, j, msg)
+	}
 	if err != nil {
 		msg = RenderError(err, j.Command)
 		if engine.ErrorCode(err) == engine.Unavailable && j.Attempt < 3 {
@@ -91,7 +103,33 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	} else {
 		msg = RenderResult(res, j.Command, j.ID)
 	}
+	msg.ReplaceOriginal = j.Reply["replace"] == "1"
 	return w.answer(ctx, j, msg)
+}
+
+// ask stores the question a command raised and returns the message with its
+// buttons.
+func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.Error) (Message, error) {
+	ttl := w.QuestionTTL
+	if ttl == 0 {
+		ttl = 10 * time.Minute
+	}
+	i := &engine.Interaction{
+		ID: "q" + engine.NewID(), Command: j.Command, Requester: j.Actor, Channel: j.Channel,
+		Question: ee.Confirm, Approvers: ee.Approvers, Pipeline: ee.Pipeline,
+		Expires: w.Engine.Now().Add(ttl), Reply: j.Reply,
+	}
+	if ee.Pipeline != "" {
+		rev, err := w.Engine.Revision(ctx, ee.Pipeline)
+		if err != nil {
+			return Message{}, err
+		}
+		i.Revision = rev
+	}
+	if err := w.Interactions.Put(ctx, i); err != nil {
+		return Message{}, err
+	}
+	return RenderQuestion(i, ttl), nil
 }
 
 // answer posts msg where the job came from: its response_url, or its channel
@@ -100,7 +138,7 @@ func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) e
 	var err error
 	switch {
 	case j.Reply["response_url"] != "":
-		err = w.respond(ctx, j.Reply["response_url"], msg)
+		err = w.Respond(ctx, j.Reply["response_url"], msg)
 	case j.Reply["channel"] != "" && w.API != nil:
 		_, _, err = w.API.PostMessageContext(ctx, j.Reply["channel"],
 			slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...), slack.MsgOptionTS(j.Reply["thread_ts"]))
@@ -115,8 +153,11 @@ func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) e
 	return err
 }
 
-// respond posts msg to a response_url on an allowed host.
-func (w *Worker) respond(ctx context.Context, responseURL string, msg Message) error {
+// Respond posts msg to a response_url on an allowed host.
+func (w *Worker) Respond(ctx context.Context, responseURL string, msg Message) error {
+	if w.HTTP == nil {
+		w.HTTP = NewHTTPClient(w.Log)
+	}
 	u, err := url.Parse(responseURL)
 	if err != nil || !w.allowed(u) {
 		return &refusedURL{responseURL}

@@ -51,6 +51,10 @@ func (m *ManifestCmd) Run(e *env) error {
 			"scopes": map[string]any{"bot": []string{"commands", "chat:write", "app_mentions:read", "im:history"}},
 		},
 		"settings": map[string]any{
+			"interactivity": map[string]any{
+				"is_enabled":  true,
+				"request_url": base + "/slack/interactivity",
+			},
 			"event_subscriptions": map[string]any{
 				"request_url": base + "/slack/events",
 				"bot_events":  []string{"app_mention", "message.im"},

@@ -58,10 +58,17 @@ func (s *ServeCmd) Run(e *env) error {
 	} else {
 		log.Warn("no SLACK_BOT_TOKEN: mentions and direct messages cannot be answered")
 	}
+	inter, err := conn.Interactions(e.ctx)
+	if err != nil {
+		return err
+	}
+	srv.Interactions = inter
+	responder := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc, API: api, Interactions: inter}
+	srv.Respond = responder.Respond
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	for range s.Workers {
-		w := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc, API: api}
+		w := *responder
 		go func() {
 			if err := w.Run(ctx); err != nil {
 				log.Error("worker stopped", "err", err)

@@ -1,0 +1,127 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+	"github.com/slack-go/slack"
+)
+
+// interactivity handles button clicks on confirmation and approval questions.
+// A click that is expired, replayed, forged or not allowed changes nothing and
+// says why; an accepted one enqueues the command, confirmed.
+func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readVerified(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("payload") == "" {
+		http.Error(w, "malformed interaction: a form with a payload is expected", http.StatusBadRequest)
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		http.Error(w, "malformed interaction payload: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		return // nothing chatops asked about
+	}
+	act := cb.ActionCallback.BlockActions[0]
+	if act.ActionID != ActionApprove && act.ActionID != ActionCancel {
+		return
+	}
+	// Answer in the background: Slack wants the 200 now.
+	ctx := context.WithoutCancel(r.Context())
+	actor := s.Engine.Identify(engine.SourceSlack, cb.User.ID)
+	msg := s.answerClick(ctx, actor, act.ActionID, act.Value, cb.ResponseURL)
+	if msg != nil && s.Respond != nil && cb.ResponseURL != "" {
+		go func() {
+			if err := s.Respond(ctx, cb.ResponseURL, *msg); err != nil {
+				s.Log.Error("answering a click", "err", err)
+			}
+		}()
+	}
+}
+
+// answerClick decides a click and returns what to tell the clicker, or nil when
+// the worker will answer.
+func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id, responseURL string) *Message {
+	say := func(text string) *Message {
+		return &Message{ResponseType: "ephemeral", Text: text, Blocks: []slack.Block{section(escape(text))}}
+	}
+	replace := func(text string) *Message {
+		return &Message{ReplaceOriginal: true, Text: text, Blocks: []slack.Block{section(escape(text))}}
+	}
+	if s.Interactions == nil {
+		return say("chatops keeps no questions here.")
+	}
+	i, err := s.Interactions.Get(ctx, id)
+	if err != nil {
+		return say(engine.ErrorMessage(err))
+	}
+	now := s.Engine.Now()
+	if now.After(i.Expires) {
+		_, _ = s.Interactions.Take(ctx, id)
+		return replace(":hourglass: This question expired at " + i.Expires.UTC().Format(time.Kitchen) + " UTC; run `" + i.Command + "` again.")
+	}
+	requester := i.Requester.ID
+	approver := len(i.Approvers) > 0
+	switch {
+	case action == ActionCancel && (actor.ID == requester || approver && s.Engine.MayApprove(actor, requester, i.Approvers)):
+	case action == ActionApprove && !approver && actor.ID == requester:
+	case action == ActionApprove && approver && s.Engine.MayApprove(actor, requester, i.Approvers):
+	case approver && actor.ID == requester:
+		return say("You asked for this: someone else of " + joinOr(i.Approvers) + " must approve it.")
+	case approver:
+		return say("Only members of " + joinOr(i.Approvers) + " other than the requester may approve this.")
+	default:
+		return say("Only the person who ran `" + i.Command + "` can answer this.")
+	}
+	if i.Pipeline != "" && action == ActionApprove {
+		rev, err := s.Engine.Revision(ctx, i.Pipeline)
+		if err != nil {
+			return say(engine.ErrorMessage(err))
+		}
+		if rev != i.Revision {
+			_, _ = s.Interactions.Take(ctx, id)
+			return replace(":warning: " + i.Pipeline + " changed since this was asked; nothing was done. Run `" + i.Command + "` again.")
+		}
+	}
+	// Take it once: a second click, or a replayed request, finds nothing.
+	if _, err := s.Interactions.Take(ctx, id); err != nil {
+		return say(engine.ErrorMessage(err))
+	}
+	if action == ActionCancel {
+		return replace(":x: Cancelled by " + actor.ID + ": `" + i.Command + "`")
+	}
+	job := &engine.QueuedJob{
+		ID: "i" + i.ID, Command: i.Command, Actor: i.Requester, Channel: i.Channel, Confirmed: true,
+		Enqueued: now, Reply: map[string]string{"response_url": responseURL, "replace": "1"},
+	}
+	if approver {
+		job.Approver = actor.ID
+	}
+	if _, err := s.Queue.Enqueue(ctx, job); err != nil {
+		return say("chatops cannot take commands right now; nothing was done. Try again in a moment.")
+	}
+	return &Message{ReplaceOriginal: true, Text: "Running " + i.Command, Blocks: []slack.Block{
+		contextLine(":hourglass_flowing_sand: " + escape(actor.ID) + " said yes: running `" + escape(i.Command) + "`"),
+	}}
+}
+
+func joinOr(groups []string) string {
+	out := ""
+	for i, g := range groups {
+		if i > 0 {
+			out += " or "
+		}
+		out += g
+	}
+	return out
+}
