@@ -38,7 +38,7 @@ type Error struct {
 	// Pipeline is what the question is about, so a later answer can check that
 	// it did not change meanwhile.
 	Pipeline string
-	Err     error
+	Err      error
 }
 
 func (e *Error) Error() string {
