@@ -29,6 +29,10 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	if cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == modalCallback {
+		s.submitModal(w, r, &cb)
+		return
+	}
 	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 		return // nothing chatops asked about
 	}

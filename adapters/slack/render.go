@@ -175,3 +175,6 @@ func RenderHelp(g *grammar.Grammar, allowed func(*grammar.Spec) bool, slash stri
 		contextLine("`" + slash + " help <command>` explains one."),
 	}}
 }
+
+// errAs is errors.As, for the one place a short name reads better.
+func errAs(err error, target any) bool { return errors.As(err, target) }

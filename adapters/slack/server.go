@@ -46,6 +46,8 @@ type Server struct {
 	BotUserID string
 	// Interactions keeps the questions that buttons answer.
 	Interactions engine.Interactions
+	// API opens modals; nil without a bot token, and "/h" alone shows help.
+	API *slack.Client
 	// Respond posts to a response_url: a Worker's Respond.
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
@@ -91,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
 	mux.Handle("POST /slack/events", s.counted("events", s.events))
 	mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
+	mux.Handle("POST /slack/options", s.counted("options", s.options))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Ready != nil {
@@ -177,6 +180,13 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	slash := form.Get("command")
 	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, user), Channel: channel}
 	text := strings.TrimSpace(form.Get("text"))
+	if text == "" && s.API != nil && form.Get("trigger_id") != "" {
+		if err := s.openModal(r.Context(), c, form.Get("trigger_id"), channel); err == nil {
+			return // an empty 200: the modal is the answer
+		} else {
+			s.Log.Warn("opening the run modal", "err", err)
+		}
+	}
 	if text == "" {
 		text = "help"
 	}

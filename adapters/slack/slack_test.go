@@ -81,6 +81,7 @@ type fixture struct {
 type fakeAPI struct {
 	mu    sync.Mutex
 	posts []url.Values
+	views []string
 	got   chan struct{}
 	srv   *httptest.Server
 }
@@ -91,14 +92,27 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		if err := r.ParseForm(); err != nil {
 			t.Errorf("fake API: %v", err)
 		}
-		if r.URL.Path != "/chat.postMessage" || r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
+		if r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
 			t.Errorf("fake API: %s without the bot token", r.URL.Path)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/chat.postMessage":
+			io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)
+		case "/views.open":
+			body, _ := io.ReadAll(r.Body)
+			a.mu.Lock()
+			a.views = append(a.views, string(body)+r.PostForm.Get("view"))
+			a.mu.Unlock()
+			io.WriteString(w, `{"ok":true,"view":{"id":"V1"}}`)
+			return
+		default:
+			t.Errorf("fake API: unexpected %s", r.URL.Path)
+			return
 		}
 		a.mu.Lock()
 		a.posts = append(a.posts, r.PostForm)
 		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)
 		a.got <- struct{}{}
 	}))
 	t.Cleanup(a.srv.Close)
@@ -143,7 +157,7 @@ func newFixtureConfig(t *testing.T, config string) *fixture {
 	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host}, Interactions: inter,
 		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
 	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
-		Interactions: inter, Respond: w.Respond}
+		Interactions: inter, Respond: w.Respond, API: w.API}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	go func() { _ = w.Run(ctx) }()
@@ -224,11 +238,11 @@ func TestSlashRefusedAtOnce(t *testing.T) {
 		{"U1", "promte demo", `did you mean \"promote\"?`},
 		{"U2", "lock demo", "U2 may not run lock (policy.commands[0] at chatops.yaml:11)"},
 		{"U1", "promote! demo", "alice may not force promote with !"},
-		{"U1", "", "What you can run here"},
+		{"U1", "help", "What you can run here"},
 	}
 	for _, tt := range tests {
 		resp, ack := f.signedPost(t, f.form(tt.user, tt.text))
-		if resp.StatusCode != 200 || !strings.Contains(ack, tt.want) || (tt.text != "" && !strings.Contains(ack, `"response_type":"ephemeral"`)) {
+		if resp.StatusCode != 200 || !strings.Contains(ack, tt.want) || !strings.Contains(ack, `"response_type":"ephemeral"`) {
 			t.Errorf("%q: %d %s\nwant it to say %s", tt.text, resp.StatusCode, ack, tt.want)
 		}
 	}

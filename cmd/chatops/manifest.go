@@ -52,8 +52,9 @@ func (m *ManifestCmd) Run(e *env) error {
 		},
 		"settings": map[string]any{
 			"interactivity": map[string]any{
-				"is_enabled":  true,
-				"request_url": base + "/slack/interactivity",
+				"is_enabled":               true,
+				"request_url":              base + "/slack/interactivity",
+				"message_menu_options_url": base + "/slack/options",
 			},
 			"event_subscriptions": map[string]any{
 				"request_url": base + "/slack/events",

@@ -64,7 +64,7 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	srv.Interactions = inter
 	responder := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc, API: api, Interactions: inter}
-	srv.Respond = responder.Respond
+	srv.Respond, srv.API = responder.Respond, api
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	for range s.Workers {
