@@ -40,10 +40,27 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 	if act.ActionID != ActionApprove && act.ActionID != ActionCancel {
 		return
 	}
-	// Answer in the background: Slack wants the 200 now.
 	ctx := context.WithoutCancel(r.Context())
 	actor := s.Engine.Identify(engine.SourceSlack, cb.User.ID)
-	msg := s.answerClick(ctx, actor, act.ActionID, act.Value, cb.ResponseURL)
+	msg, job := s.answerClick(ctx, actor, act.ActionID, act.Value, cb.ResponseURL)
+	if job != nil {
+		// Say "running" before the job can answer, so the answer is not
+		// replaced by it; then enqueue.
+		if s.Respond != nil && cb.ResponseURL != "" {
+			rctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			if err := s.Respond(rctx, cb.ResponseURL, *msg); err != nil {
+				s.Log.Warn("answering a click", "err", err)
+			}
+			cancel()
+		}
+		if _, err := s.Queue.Enqueue(ctx, job); err != nil {
+			s.Log.Error("enqueue failed", "job", job.ID, "err", err)
+			msg = &Message{ReplaceOriginal: true, Text: "chatops cannot take commands right now; `" + job.Command + "` was not run. Run it again in a moment."}
+		} else {
+			return
+		}
+	}
+	// Other answers in the background: Slack wants the 200 now.
 	if msg != nil && s.Respond != nil && cb.ResponseURL != "" {
 		go func() {
 			if err := s.Respond(ctx, cb.ResponseURL, *msg); err != nil {
@@ -53,14 +70,14 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// answerClick decides a click and returns what to tell the clicker, or nil when
-// the worker will answer.
-func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id, responseURL string) *Message {
-	say := func(text string) *Message {
-		return &Message{ResponseType: "ephemeral", Text: text, Blocks: []slack.Block{section(escape(text))}}
+// answerClick decides a click: what to tell the clicker, and the job to run
+// when the answer is yes.
+func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id, responseURL string) (*Message, *engine.QueuedJob) {
+	say := func(text string) (*Message, *engine.QueuedJob) {
+		return &Message{ResponseType: "ephemeral", Text: text, Blocks: []slack.Block{section(escape(text))}}, nil
 	}
-	replace := func(text string) *Message {
-		return &Message{ReplaceOriginal: true, Text: text, Blocks: []slack.Block{section(escape(text))}}
+	replace := func(text string) (*Message, *engine.QueuedJob) {
+		return &Message{ReplaceOriginal: true, Text: text, Blocks: []slack.Block{section(escape(text))}}, nil
 	}
 	if s.Interactions == nil {
 		return say("chatops keeps no questions here.")
@@ -111,12 +128,9 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 	if approver {
 		job.Approver = actor.ID
 	}
-	if _, err := s.Queue.Enqueue(ctx, job); err != nil {
-		return say("chatops cannot take commands right now; nothing was done. Try again in a moment.")
-	}
 	return &Message{ReplaceOriginal: true, Text: "Running " + i.Command, Blocks: []slack.Block{
 		contextLine(":hourglass_flowing_sand: " + escape(actor.ID) + " said yes: running `" + escape(i.Command) + "`"),
-	}}
+	}}, job
 }
 
 func joinOr(groups []string) string {

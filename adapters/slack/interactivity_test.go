@@ -39,7 +39,9 @@ func (f *fixture) next(t *testing.T) answer {
 	}
 	f.rc.mu.Lock()
 	defer f.rc.mu.Unlock()
-	return f.rc.msgs[len(f.rc.msgs)-1]
+	m := f.rc.msgs[f.rc.read]
+	f.rc.read++
+	return m
 }
 
 var questionID = regexp.MustCompile(`"value":"(q[0-9a-z]+)"`)

@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -136,8 +138,10 @@ func (s *Server) submitModal(w http.ResponseWriter, r *http.Request, cb *slack.I
 		writeJSON(w, slack.NewErrorsViewSubmissionResponse(map[string]string{field: msg}))
 		return
 	}
+	// The view and its hash name one submission; Slack's retry repeats them.
+	sum := sha256.Sum256([]byte(cb.View.ID + "\x00" + cb.View.Hash))
 	job := &engine.QueuedJob{
-		ID: "v" + cb.View.ID + cb.View.Hash, Command: cmd.Canonical(), Actor: c.Actor, Channel: c.Channel,
+		ID: "v" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: c.Channel,
 		Enqueued: time.Now(), Reply: map[string]string{"channel": c.Channel},
 	}
 	if _, err := s.Queue.Enqueue(r.Context(), job); err != nil {

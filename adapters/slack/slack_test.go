@@ -48,6 +48,7 @@ type answer struct {
 type receiver struct {
 	mu   sync.Mutex
 	msgs []answer
+	read int // how many next has returned
 	got  chan struct{}
 	srv  *httptest.Server
 }

@@ -85,8 +85,12 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if text := j.Reply["refusal"]; text != "" {
 		return w.answer(ctx, j, RenderRefusal(text, j.Command))
 	}
-	var progress []string
-	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress = append(progress, line) })
+	progress := newThreadProgress(w.API, j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
+	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress.add(ctx, line) })
+	progress.flush(ctx)
+	if progress.thread != "" && j.Reply["thread_ts"] == "" {
+		j.Reply["thread_ts"] = progress.thread // the answer joins the thread if it cannot use the response_url
+	}
 	var msg Message
 	var ee *engine.Error
 	if errors.As(err, &ee) && ee.Confirm != "" && w.Interactions != nil {
@@ -136,11 +140,18 @@ func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.Error)
 // and thread through the Web API.
 func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) error {
 	var err error
+	channel := j.Reply["channel"]
+	if channel == "" {
+		channel = j.Channel
+	}
+	// A response_url serves for 30 minutes; a job that waited longer (a slow
+	// queue, a late confirmation) answers through the Web API.
+	fresh := j.Enqueued.IsZero() || w.Engine.Now().Sub(j.Enqueued) < responseURLLife
 	switch {
-	case j.Reply["response_url"] != "":
+	case j.Reply["response_url"] != "" && (fresh || w.API == nil):
 		err = w.Respond(ctx, j.Reply["response_url"], msg)
-	case j.Reply["channel"] != "" && w.API != nil:
-		_, _, err = w.API.PostMessageContext(ctx, j.Reply["channel"],
+	case channel != "" && w.API != nil:
+		_, _, err = w.API.PostMessageContext(ctx, channel,
 			slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...), slack.MsgOptionTS(j.Reply["thread_ts"]))
 	}
 	if err != nil {
