@@ -25,6 +25,8 @@ type Config struct {
 	Groups    []string         `yaml:"groups"`
 	Policy    PolicyConfig     `yaml:"policy"`
 	Commands  []CommandConfig  `yaml:"commands"`
+	// Slack holds the Slack app's settings; the environment overrides them.
+	Slack SlackConfig `yaml:"slack"`
 
 	lines map[string]int // "policy.stages.production" → line, for messages
 }
@@ -74,6 +76,21 @@ type StageRule struct {
 	Confirm bool     `yaml:"confirm"`
 	// Approval asks a second person, of Groups, to approve each change.
 	Approval bool `yaml:"approval"`
+}
+
+// SlackConfig names the Slack app's secrets and endpoints, in Slack's words.
+// Each has an environment twin that wins: SLACK_SIGNING_SECRET,
+// SLACK_BOT_TOKEN, SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, CHATOPS_TOKEN_KEY,
+// CHATOPS_SLACK_API_URL, CHATOPS_SLACK_RESPONSE_HOSTS, CHATOPS_PUBLIC_URL.
+type SlackConfig struct {
+	SigningSecret string   `yaml:"signing_secret"`
+	BotToken      string   `yaml:"bot_token"`
+	ClientID      string   `yaml:"client_id"`
+	ClientSecret  string   `yaml:"client_secret"`
+	TokenKey      string   `yaml:"token_key"`
+	APIURL        string   `yaml:"api_url"`
+	ResponseHosts []string `yaml:"response_hosts"`
+	PublicURL     string   `yaml:"public_url"`
 }
 
 // CommandConfig declares a custom command: a usage line in the grammar's syntax

@@ -86,6 +86,16 @@ type Interactions interface {
 	Get(ctx context.Context, id string) (*Interaction, error)
 }
 
+// Secrets keeps small secrets, such as the tokens of chat workspaces chatops
+// is installed in. Values arrive sealed (encrypted) by the adapter that owns
+// them; the store never sees them in clear.
+type Secrets interface {
+	// Put stores a sealed value under name, replacing any.
+	Put(ctx context.Context, name string, sealed []byte) error
+	// Get returns the sealed value; NotFound when there is none.
+	Get(ctx context.Context, name string) ([]byte, error)
+}
+
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
 	// Append records one command. It returns Unavailable when the log cannot

@@ -81,6 +81,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if ev.BotID != "" || ev.SubType != "" || ev.User == "" || ev.User == s.BotUserID {
 		return
 	}
+	for _, a := range cb.Authorizations {
+		if a.IsBot && a.UserID == ev.User {
+			return // this app, installed in that workspace
+		}
+	}
 	var text string
 	switch {
 	case ev.Type == "app_mention":

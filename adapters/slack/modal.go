@@ -65,9 +65,9 @@ func RunModal(g *grammar.Grammar, allowed func(*grammar.Spec) bool, channel stri
 }
 
 // openModal opens the run modal for a slash command with no text.
-func (s *Server) openModal(ctx context.Context, c engine.Context, triggerID, channel string) error {
+func (s *Server) openModal(ctx context.Context, api *slack.Client, c engine.Context, triggerID, channel string) error {
 	view := RunModal(s.Engine.Grammar, func(sp *grammar.Spec) bool { return s.Engine.Allowed(c, sp.Name) }, channel)
-	_, err := s.API.OpenViewContext(ctx, triggerID, view)
+	_, err := api.OpenViewContext(ctx, triggerID, view)
 	return err
 }
 
@@ -142,7 +142,7 @@ func (s *Server) submitModal(w http.ResponseWriter, r *http.Request, cb *slack.I
 	sum := sha256.Sum256([]byte(cb.View.ID + "\x00" + cb.View.Hash))
 	job := &engine.QueuedJob{
 		ID: "v" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: c.Channel,
-		Enqueued: time.Now(), Reply: map[string]string{"channel": c.Channel},
+		Enqueued: time.Now(), Reply: map[string]string{"channel": c.Channel, "team": cb.Team.ID},
 	}
 	if _, err := s.Queue.Enqueue(r.Context(), job); err != nil {
 		writeJSON(w, slack.NewErrorsViewSubmissionResponse(map[string]string{blockCommand: "chatops cannot take commands right now; try again in a moment."}))

@@ -48,6 +48,8 @@ type Server struct {
 	Interactions engine.Interactions
 	// API opens modals; nil without a bot token, and "/h" alone shows help.
 	API *slack.Client
+	// OAuth installs the app into workspaces; nil with a single bot token.
+	OAuth *OAuth
 	// Respond posts to a response_url: a Worker's Respond.
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
@@ -94,6 +96,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /slack/events", s.counted("events", s.events))
 	mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
 	mux.Handle("POST /slack/options", s.counted("options", s.options))
+	if s.OAuth != nil {
+		mux.HandleFunc("GET /slack/install", s.OAuth.install)
+		mux.HandleFunc("GET /slack/oauth/callback", s.OAuth.callback)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Ready != nil {
@@ -180,8 +186,8 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	slash := form.Get("command")
 	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, user), Channel: channel}
 	text := strings.TrimSpace(form.Get("text"))
-	if text == "" && s.API != nil && form.Get("trigger_id") != "" {
-		if err := s.openModal(r.Context(), c, form.Get("trigger_id"), channel); err == nil {
+	if api := s.api(r.Context(), form.Get("team_id")); text == "" && api != nil && form.Get("trigger_id") != "" {
+		if err := s.openModal(r.Context(), api, c, form.Get("trigger_id"), channel); err == nil {
 			return // an empty 200: the modal is the answer
 		} else {
 			s.Log.Warn("opening the run modal", "err", err)
@@ -221,6 +227,16 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	ack.Blocks = append(ack.Blocks, contextLine(":hourglass_flowing_sand: <@"+user+"> ran `"+escape(slash+" "+job.Command)+"` · job "+job.ID))
 	writeJSON(w, ack)
 	s.metrics.ack.Observe(time.Since(start).Seconds())
+}
+
+// api returns the Web API client for a workspace.
+func (s *Server) api(ctx context.Context, team string) *slack.Client {
+	if s.OAuth != nil && team != "" {
+		if c, err := s.OAuth.Client(ctx, team); err == nil {
+			return c
+		}
+	}
+	return s.API
 }
 
 // help answers at once: it reads no ledger.

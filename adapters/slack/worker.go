@@ -34,6 +34,8 @@ type Worker struct {
 	// API posts answers to events (chat.postMessage in their thread); nil
 	// without a bot token.
 	API *slack.Client
+	// OAuth gives each workspace's own client, when installed by OAuth.
+	OAuth *OAuth
 	// Interactions keeps the questions of commands that need a confirmation
 	// or an approval; without it such commands are refused.
 	Interactions engine.Interactions
@@ -85,7 +87,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if text := j.Reply["refusal"]; text != "" {
 		return w.answer(ctx, j, RenderRefusal(text, j.Command))
 	}
-	progress := newThreadProgress(w.API, j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
+	progress := newThreadProgress(w.api(ctx, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
 	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress.add(ctx, line) })
 	progress.flush(ctx)
 	if progress.thread != "" && j.Reply["thread_ts"] == "" {
@@ -147,11 +149,12 @@ func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) e
 	// A response_url serves for 30 minutes; a job that waited longer (a slow
 	// queue, a late confirmation) answers through the Web API.
 	fresh := j.Enqueued.IsZero() || w.Engine.Now().Sub(j.Enqueued) < responseURLLife
+	api := w.api(ctx, j.Reply["team"])
 	switch {
-	case j.Reply["response_url"] != "" && (fresh || w.API == nil):
+	case j.Reply["response_url"] != "" && (fresh || api == nil):
 		err = w.Respond(ctx, j.Reply["response_url"], msg)
-	case channel != "" && w.API != nil:
-		_, _, err = w.API.PostMessageContext(ctx, channel,
+	case channel != "" && api != nil:
+		_, _, err = api.PostMessageContext(ctx, channel,
 			slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...), slack.MsgOptionTS(j.Reply["thread_ts"]))
 	}
 	if err != nil {
@@ -162,6 +165,17 @@ func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) e
 		}
 	}
 	return err
+}
+
+// api returns the Web API client for a workspace: its OAuth installation's, or
+// the single bot token's.
+func (w *Worker) api(ctx context.Context, team string) *slack.Client {
+	if w.OAuth != nil && team != "" {
+		if c, err := w.OAuth.Client(ctx, team); err == nil {
+			return c
+		}
+	}
+	return w.API
 }
 
 // Respond posts msg to a response_url on an allowed host.

@@ -16,37 +16,64 @@ import (
 )
 
 // ServeCmd serves Slack: the gateway and, in the same process, the workers.
+// Every Slack setting may also come from the config file's slack section; the
+// command line and the environment win.
 type ServeCmd struct {
 	Addr           string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"CHATOPS_ADDR"`
 	SigningSecret  string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
-	ResponseHosts  []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port]." env:"CHATOPS_SLACK_RESPONSE_HOSTS" default:"hooks.slack.com" sep:","`
-	Workers        int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
-	BotToken       string        `name:"bot-token" help:"The Slack bot token, to answer mentions and direct messages." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
-	APIURL         string        `name:"slack-api-url" help:"Slack's Web API base URL." env:"CHATOPS_SLACK_API_URL" default:"https://slack.com/api/"`
+	BotToken       string        `name:"bot-token" help:"The bot token, for a single workspace." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
+	ClientID       string        `name:"client-id" help:"The app's client id, to install it into workspaces with OAuth." env:"SLACK_CLIENT_ID" placeholder:"ID"`
+	ClientSecret   string        `name:"client-secret" help:"The app's client secret." env:"SLACK_CLIENT_SECRET" placeholder:"SECRET"`
+	TokenKey       string        `name:"token-key" help:"Key sealing workspace tokens at rest: 32 bytes in base64." env:"CHATOPS_TOKEN_KEY" placeholder:"KEY"`
+	PublicURL      string        `name:"public-url" help:"The https URL Slack reaches this server at, for OAuth." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
+	APIURL         string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
+	ResponseHosts  []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
 	MaxEventAge    time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
-	ManifestURL    string        `name:"public-url" help:"The public base URL, for logs." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
-	ShutdownPeriod time.Duration `help:"How long to finish requests and jobs on shutdown." default:"10s"`
+	Workers        int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
+	ShutdownPeriod time.Duration `help:"How long to finish requests on shutdown." default:"10s"`
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Run serves until interrupted.
 func (s *ServeCmd) Run(e *env) error {
-	if s.SigningSecret == "" {
-		return &engine.Error{Code: engine.Invalid, Msg: "no signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information page shows it)"}
-	}
 	eng, closeEngine, conn, err := e.openEngineConn()
 	if err != nil {
 		return err
 	}
 	defer closeEngine()
+	sc := eng.Config.Slack
+	s.SigningSecret, s.BotToken = or(s.SigningSecret, sc.SigningSecret), or(s.BotToken, sc.BotToken)
+	s.ClientID, s.ClientSecret = or(s.ClientID, sc.ClientID), or(s.ClientSecret, sc.ClientSecret)
+	s.TokenKey, s.PublicURL = or(s.TokenKey, sc.TokenKey), or(s.PublicURL, sc.PublicURL)
+	s.APIURL = or(or(s.APIURL, sc.APIURL), "https://slack.com/api/")
+	if len(s.ResponseHosts) == 0 {
+		s.ResponseHosts = sc.ResponseHosts
+	}
+	if len(s.ResponseHosts) == 0 {
+		s.ResponseHosts = slackadapter.DefaultResponseHosts
+	}
+	if s.SigningSecret == "" {
+		return &engine.Error{Code: engine.Invalid, Msg: "no signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information page shows it)"}
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	eng.Log = log
 	q, err := conn.Queue(e.ctx)
 	if err != nil {
 		return err
 	}
-	srv := &slackadapter.Server{Engine: eng, Queue: q, Verifier: slackadapter.Verifier{Secret: s.SigningSecret},
-		Log: log, Ready: conn.Ready, MaxEventAge: s.MaxEventAge}
+	inter, err := conn.Interactions(e.ctx)
+	if err != nil {
+		return err
+	}
 	httpc := slackadapter.NewHTTPClient(log)
+	srv := &slackadapter.Server{Engine: eng, Queue: q, Verifier: slackadapter.Verifier{Secret: s.SigningSecret},
+		Log: log, Ready: conn.Ready, MaxEventAge: s.MaxEventAge, Interactions: inter}
 	var api *slack.Client
 	if s.BotToken != "" {
 		api = slackadapter.NewAPI(s.BotToken, s.APIURL, httpc)
@@ -55,15 +82,28 @@ func (s *ServeCmd) Run(e *env) error {
 			return &engine.Error{Code: engine.Unavailable, Msg: "checking SLACK_BOT_TOKEN with auth.test: " + err.Error()}
 		}
 		srv.BotUserID = auth.UserID
-	} else {
-		log.Warn("no SLACK_BOT_TOKEN: mentions and direct messages cannot be answered")
 	}
-	inter, err := conn.Interactions(e.ctx)
-	if err != nil {
-		return err
+	if s.ClientID != "" {
+		if s.ClientSecret == "" || s.TokenKey == "" || s.PublicURL == "" {
+			return &engine.Error{Code: engine.Invalid, Msg: "OAuth installs need SLACK_CLIENT_SECRET, CHATOPS_TOKEN_KEY and CHATOPS_PUBLIC_URL besides SLACK_CLIENT_ID"}
+		}
+		cipher, err := slackadapter.NewCipher(s.TokenKey)
+		if err != nil {
+			return &engine.Error{Code: engine.Invalid, Msg: "CHATOPS_TOKEN_KEY: " + err.Error()}
+		}
+		secrets, err := conn.Secrets(e.ctx)
+		if err != nil {
+			return err
+		}
+		srv.OAuth = &slackadapter.OAuth{ClientID: s.ClientID, ClientSecret: s.ClientSecret,
+			RedirectURL: strings.TrimRight(s.PublicURL, "/") + "/slack/oauth/callback",
+			Cipher:      cipher, Secrets: secrets, States: inter, APIURL: s.APIURL, HTTP: httpc, Now: time.Now}
 	}
-	srv.Interactions = inter
-	responder := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc, API: api, Interactions: inter}
+	if api == nil && srv.OAuth == nil {
+		log.Warn("no SLACK_BOT_TOKEN and no OAuth: mentions, direct messages, modals and thread progress are off")
+	}
+	responder := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc,
+		API: api, OAuth: srv.OAuth, Interactions: inter}
 	srv.Respond, srv.API = responder.Respond, api
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
@@ -80,7 +120,7 @@ func (s *ServeCmd) Run(e *env) error {
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("listening on %s: %v", s.Addr, err)}
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
-	log.Info("serving Slack", "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","))
+	log.Info("serving Slack", "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil)
 	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

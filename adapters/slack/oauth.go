@@ -1,0 +1,192 @@
+package slack
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/slack-go/slack"
+)
+
+// Cipher seals tokens at rest with AES-256-GCM.
+type Cipher struct{ aead cipher.AEAD }
+
+// NewCipher takes a base64 key of 32 bytes (openssl rand -base64 32).
+func NewCipher(key64 string) (*Cipher, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key64))
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("the token key must be 32 bytes in base64: make one with openssl rand -base64 32")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Cipher{aead: aead}, nil
+}
+
+// Seal encrypts plain, bound to name so a sealed value cannot be moved to
+// another name.
+func (c *Cipher) Seal(name string, plain []byte) []byte {
+	nonce := make([]byte, c.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return c.aead.Seal(nonce, nonce, plain, []byte(name))
+}
+
+// Open decrypts what Seal made for name.
+func (c *Cipher) Open(name string, sealed []byte) ([]byte, error) {
+	n := c.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed value too short")
+	}
+	return c.aead.Open(nil, sealed[:n], sealed[n:], []byte(name))
+}
+
+// Installation is chatops installed in one workspace.
+type Installation struct {
+	Team        string    `json:"team"`
+	TeamName    string    `json:"team_name"`
+	BotUserID   string    `json:"bot_user_id"`
+	BotToken    string    `json:"bot_token"`
+	InstalledBy string    `json:"installed_by"`
+	At          time.Time `json:"at"`
+}
+
+// DefaultScopes are the bot scopes the app asks for.
+var DefaultScopes = []string{"commands", "chat:write", "app_mentions:read", "im:history"}
+
+// OAuth installs chatops into workspaces ("Add to Slack") and keeps each
+// workspace's bot token sealed in Secrets.
+type OAuth struct {
+	ClientID, ClientSecret string
+	// RedirectURL is this server's /slack/oauth/callback as Slack reaches it.
+	RedirectURL string
+	Scopes      []string
+	Cipher      *Cipher
+	Secrets     engine.Secrets
+	// States keeps the state of each install in flight, for ten minutes.
+	States engine.Interactions
+	// APIURL is Slack's Web API, AuthorizeURL its authorize page.
+	APIURL, AuthorizeURL string
+	HTTP                 *retryablehttp.Client
+	Now                  func() time.Time
+
+	mu      sync.Mutex
+	clients map[string]*slack.Client
+}
+
+func secretName(team string) string { return "slack.team." + team }
+
+// install redirects to Slack's authorize page with a fresh state.
+func (o *OAuth) install(w http.ResponseWriter, r *http.Request) {
+	state := engine.NewID() + engine.NewID()
+	if err := o.States.Put(r.Context(), &engine.Interaction{ID: "o" + state, Question: "oauth", Expires: o.Now().Add(10 * time.Minute)}); err != nil {
+		http.Error(w, "cannot start the installation right now", http.StatusServiceUnavailable)
+		return
+	}
+	authorize := o.AuthorizeURL
+	if authorize == "" {
+		authorize = "https://slack.com/oauth/v2/authorize"
+	}
+	scopes := o.Scopes
+	if scopes == nil {
+		scopes = DefaultScopes
+	}
+	q := url.Values{"client_id": {o.ClientID}, "scope": {strings.Join(scopes, ",")}, "state": {state}, "redirect_uri": {o.RedirectURL}}
+	http.Redirect(w, r, authorize+"?"+q.Encode(), http.StatusFound)
+}
+
+// callback checks the state, exchanges the code and stores the sealed token.
+func (o *OAuth) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		http.Error(w, "Slack did not install chatops: "+e, http.StatusBadRequest)
+		return
+	}
+	state, code := q.Get("state"), q.Get("code")
+	if state == "" || code == "" {
+		http.Error(w, "missing state or code", http.StatusBadRequest)
+		return
+	}
+	i, err := o.States.Take(r.Context(), "o"+state)
+	if err != nil || o.Now().After(i.Expires) {
+		http.Error(w, "unknown or expired installation state: start again from /slack/install", http.StatusBadRequest)
+		return
+	}
+	opts := []slack.OAuthOption{}
+	if o.APIURL != "" {
+		opts = append(opts, slack.OAuthOptionAPIURL(strings.TrimRight(o.APIURL, "/")+"/"))
+	}
+	resp, err := slack.GetOAuthV2ResponseContext(r.Context(), o.HTTP.StandardClient(), o.ClientID, o.ClientSecret, code, o.RedirectURL, opts...)
+	if err != nil {
+		http.Error(w, "Slack refused the installation: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	inst := Installation{Team: resp.Team.ID, TeamName: resp.Team.Name, BotUserID: resp.BotUserID, BotToken: resp.AccessToken,
+		InstalledBy: resp.AuthedUser.ID, At: o.Now()}
+	plain, _ := json.Marshal(inst)
+	if err := o.Secrets.Put(r.Context(), secretName(inst.Team), o.Cipher.Seal(secretName(inst.Team), plain)); err != nil {
+		http.Error(w, "cannot store the installation right now; try again", http.StatusServiceUnavailable)
+		return
+	}
+	o.mu.Lock()
+	delete(o.clients, inst.Team)
+	o.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!doctype html><title>chatops installed</title><p>chatops is installed in %s. Try <code>/h help</code>.</p>", html.EscapeString(inst.TeamName))
+}
+
+// Installation returns a workspace's installation, its token unsealed.
+func (o *OAuth) Installation(ctx context.Context, team string) (*Installation, error) {
+	sealed, err := o.Secrets.Get(ctx, secretName(team))
+	if err != nil {
+		return nil, err
+	}
+	plain, err := o.Cipher.Open(secretName(team), sealed)
+	if err != nil {
+		return nil, &engine.Error{Code: engine.Internal, Msg: "the token of " + team + " cannot be unsealed: was the token key changed?", Err: err}
+	}
+	var inst Installation
+	if err := json.Unmarshal(plain, &inst); err != nil {
+		return nil, &engine.Error{Code: engine.Internal, Msg: "installation " + team + " is unreadable", Err: err}
+	}
+	return &inst, nil
+}
+
+// Client returns a Web API client with the workspace's bot token.
+func (o *OAuth) Client(ctx context.Context, team string) (*slack.Client, error) {
+	o.mu.Lock()
+	c, ok := o.clients[team]
+	o.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	inst, err := o.Installation(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	c = NewAPI(inst.BotToken, o.APIURL, o.HTTP)
+	o.mu.Lock()
+	if o.clients == nil {
+		o.clients = map[string]*slack.Client{}
+	}
+	o.clients[team] = c
+	o.mu.Unlock()
+	return c, nil
+}

@@ -1,0 +1,116 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	natsadapter "github.com/chatops/chatops/adapters/nats"
+	"github.com/chatops/chatops/adapters/slack"
+	"github.com/chatops/chatops/engine"
+)
+
+func TestOAuthInstall(t *testing.T) {
+	ctx := context.Background()
+	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	secrets, err := conn.Secrets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := conn.Interactions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exchanged url.Values
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.URL.Path != "/oauth.v2.access" {
+			t.Errorf("unexpected %s", r.URL.Path)
+		}
+		exchanged = r.PostForm
+		if user, pass, ok := r.BasicAuth(); ok {
+			exchanged.Set("client_id", user)
+			exchanged.Set("client_secret", pass)
+		}
+		io.WriteString(w, `{"ok":true,"access_token":"xoxb-team2","bot_user_id":"UB2","team":{"id":"T2","name":"Second & Co"},"authed_user":{"id":"U9"}}`)
+	}))
+	defer api.Close()
+	cipher, err := slack.NewCipher("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauth := &slack.OAuth{ClientID: "cid", ClientSecret: "csecret", RedirectURL: "https://chatops.example.com/slack/oauth/callback",
+		Cipher: cipher, Secrets: secrets, States: states, APIURL: api.URL, HTTP: slack.NewHTTPClient(nil), Now: time.Now}
+	cfg, _ := engine.ParseConfig("chatops.yaml", []byte(testConfig))
+	e, _ := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
+	srv := httptest.NewServer((&slack.Server{Engine: e, Verifier: slack.Verifier{Secret: secret}, OAuth: oauth}).Handler())
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	resp, err := noRedirect.Get(srv.URL + "/slack/install")
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("install: %v %v", resp, err)
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	state := loc.Query().Get("state")
+	if loc.Host != "slack.com" || loc.Query().Get("client_id") != "cid" || state == "" || !strings.Contains(loc.Query().Get("scope"), "commands") {
+		t.Fatalf("authorize URL %s", loc)
+	}
+
+	get := func(q string) (int, string) {
+		resp, err := http.Get(srv.URL + "/slack/oauth/callback?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("code=c1&state=forged"); code != 400 {
+		t.Errorf("forged state: %d", code)
+	}
+	if code, body := get("code=c1&state=" + state); code != 200 || !strings.Contains(body, "installed in Second &amp; Co") {
+		t.Fatalf("callback: %d %s", code, body)
+	}
+	if exchanged.Get("code") != "c1" || exchanged.Get("client_id") != "cid" {
+		t.Errorf("code exchange sent %v", exchanged)
+	}
+	if code, _ := get("code=c1&state=" + state); code != 400 {
+		t.Errorf("replayed state: %d", code)
+	}
+	if code, _ := get("error=access_denied&state=" + state); code != 400 {
+		t.Errorf("denied install: %d", code)
+	}
+
+	sealed, err := secrets.Get(ctx, "slack.team.T2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("xoxb-team2")) {
+		t.Error("the token is stored in clear")
+	}
+	inst, err := oauth.Installation(ctx, "T2")
+	if err != nil || inst.BotToken != "xoxb-team2" || inst.BotUserID != "UB2" || inst.InstalledBy != "U9" {
+		t.Errorf("installation: %+v %v", inst, err)
+	}
+	other, _ := slack.NewCipher("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=")
+	if _, err := other.Open("slack.team.T2", sealed); err == nil {
+		t.Error("another key opened the token")
+	}
+	if _, err := cipher.Open("slack.team.T3", sealed); err == nil {
+		t.Error("the sealed token opened under another team's name")
+	}
+	if _, err := slack.NewCipher("short"); err == nil {
+		t.Error("a short key was accepted")
+	}
+}
