@@ -22,6 +22,7 @@ func (h *HelpCmd) Run(e *env) error {
 	c := engine.Context{Actor: eng.Identify(engine.SourceTerminal, localUser())}
 	if h.Command == "" {
 		fmt.Fprint(e.stdout, eng.Grammar.Help(func(s *grammar.Spec) bool { return eng.Allowed(c, s.Name) }))
+		fmt.Fprintln(e.stdout, `Run a command as "chatops <command> …"; "chatops --help" lists chatops's own options.`)
 		return nil
 	}
 	text, err := eng.Grammar.CommandHelp(h.Command)

@@ -74,6 +74,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "chatops:", err)
 		return terminal.ExitFailed
 	}
+	if len(args) == 0 {
+		args = []string{"help"}
+	}
 	kctx, err := parser.Parse(args)
 	if exited >= 0 {
 		return exited // --help or --version
