@@ -286,10 +286,8 @@ func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) 
 				r.rec.Decision = "denied"
 			}
 		}
-		if c.Actor.Source == SourceTerminal || cmd.Name != "jobs" {
-			if jerr := e.Jobs.Put(context.WithoutCancel(ctx), job); jerr != nil {
-				e.Log.Warn("recording job", "job", job.ID, "err", jerr)
-			}
+		if jerr := e.Jobs.Put(context.WithoutCancel(ctx), job); jerr != nil {
+			e.Log.Warn("recording job", "job", job.ID, "err", jerr)
 		}
 		if aerr := e.Audit.Append(context.WithoutCancel(ctx), r.rec); aerr != nil && err == nil {
 			err = aerr

@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
-	"github.com/chatops/chatops/engine"
 )
 
 // FuzzEndpoints sends arbitrary bodies and headers to the four Slack endpoints,
@@ -20,19 +18,7 @@ import (
 func FuzzEndpoints(f *testing.F) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: f.TempDir()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer conn.Close()
-	cfg, err := engine.ParseConfig("chatops.yaml", []byte(confirmConfig))
-	if err != nil {
-		f.Fatal(err)
-	}
-	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
-	if err != nil {
-		f.Fatal(err)
-	}
+	e, conn := newEngine(f, confirmConfig)
 	q, err := conn.Queue(ctx)
 	if err != nil {
 		f.Fatal(err)

@@ -11,26 +11,36 @@ import (
 	"github.com/slack-go/slack"
 )
 
+// readPayload reads a verified interactivity or options request: a form whose
+// payload field is JSON. On failure it has answered 4xx and returns false.
+func (s *Server) readPayload(w http.ResponseWriter, r *http.Request) (*slack.InteractionCallback, bool) {
+	body, ok := s.readVerified(w, r)
+	if !ok {
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("payload") == "" {
+		http.Error(w, "malformed request: a form with a payload is expected", http.StatusBadRequest)
+		return nil, false
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		http.Error(w, "malformed payload: "+err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return &cb, true
+}
+
 // interactivity handles button clicks on confirmation and approval questions.
 // A click that is expired, replayed, forged or not allowed changes nothing and
 // says why; an accepted one enqueues the command, confirmed.
 func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readVerified(w, r)
+	cb, ok := s.readPayload(w, r)
 	if !ok {
 		return
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("payload") == "" {
-		http.Error(w, "malformed interaction: a form with a payload is expected", http.StatusBadRequest)
-		return
-	}
-	var cb slack.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
-		http.Error(w, "malformed interaction payload: "+err.Error(), http.StatusBadRequest)
-		return
-	}
 	if cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == modalCallback {
-		s.submitModal(w, r, &cb)
+		s.submitModal(w, r, cb)
 		return
 	}
 	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 )
@@ -34,19 +33,7 @@ func BenchmarkSlashLoad(b *testing.B) {
 func slashLoad(b *testing.B, rate, clients int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	cfg, err := engine.ParseConfig("chatops.yaml", []byte(testConfig))
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e, conn := newEngine(b, testConfig)
 	q, err := conn.Queue(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -73,18 +71,8 @@ func (s *Server) openModal(ctx context.Context, api *slack.Client, c engine.Cont
 
 // options serves the pipeline select's choices, filtered by what is typed.
 func (s *Server) options(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readVerified(w, r)
+	cb, ok := s.readPayload(w, r)
 	if !ok {
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("payload") == "" {
-		http.Error(w, "malformed options request: a form with a payload is expected", http.StatusBadRequest)
-		return
-	}
-	var cb slack.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
-		http.Error(w, "malformed options payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	// Not slack.OptionsResponse: its omitempty drops an empty list.

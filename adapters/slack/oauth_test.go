@@ -11,18 +11,12 @@ import (
 	"testing"
 	"time"
 
-	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
-	"github.com/chatops/chatops/engine"
 )
 
 func TestOAuthInstall(t *testing.T) {
 	ctx := context.Background()
-	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	e, conn := newEngine(t, testConfig)
 	secrets, err := conn.Secrets(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +45,6 @@ func TestOAuthInstall(t *testing.T) {
 	}
 	oauth := &slack.OAuth{ClientID: "cid", ClientSecret: "csecret", RedirectURL: "https://chatops.example.com/slack/oauth/callback",
 		Cipher: cipher, Secrets: secrets, States: states, APIURL: api.URL, HTTP: slack.NewHTTPClient(nil), Now: time.Now}
-	cfg, _ := engine.ParseConfig("chatops.yaml", []byte(testConfig))
-	e, _ := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
 	srv := httptest.NewServer((&slack.Server{Engine: e, Verifier: slack.Verifier{Secret: secret}, OAuth: oauth}).Handler())
 	defer srv.Close()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
@@ -18,19 +17,7 @@ import (
 // TestBlockKitGolden pins the Block Kit of every command's result, of errors,
 // denials, questions and help, as Slack would receive them.
 func TestBlockKitGolden(t *testing.T) {
-	conn, err := natsadapter.Open(context.Background(), natsadapter.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cfg, err := engine.ParseConfig("chatops.yaml", []byte(confirmConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := newEngine(t, confirmConfig)
 	now := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
 	e.Now = func() time.Time { now = now.Add(time.Minute); return now }
 	ids := 0

@@ -44,6 +44,27 @@ type answer struct {
 	Blocks       json.RawMessage `json:"blocks"`
 }
 
+// newEngine returns an engine on config over an embedded JetStream in a
+// temporary dir, both closed when the test ends.
+func newEngine(tb testing.TB, config string) (*engine.Engine, *natsadapter.Conn) {
+	tb.Helper()
+	conn, err := natsadapter.Open(context.Background(), natsadapter.Options{DataDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(conn.Close)
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(config))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.History = conn.History
+	return e, conn
+}
+
 // receiver is a response_url endpoint on 127.0.0.1 that keeps what it gets.
 type receiver struct {
 	mu   sync.Mutex
@@ -128,20 +149,7 @@ func newFixtureConfig(t *testing.T, config string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	conn, err := natsadapter.Open(ctx, natsadapter.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	cfg, err := engine.ParseConfig("chatops.yaml", []byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(cfg, conn.Store, conn.Audit, conn.Jobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.History = conn.History
+	e, conn := newEngine(t, config)
 	f := &fixture{engine: e}
 	e.Now = func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
 	inter, err := conn.Interactions(ctx)
