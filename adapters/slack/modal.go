@@ -99,6 +99,10 @@ func (s *Server) options(w http.ResponseWriter, r *http.Request) {
 // submitModal reads the run modal: the line is the command, the pipeline and
 // the rest; grammar errors go back to the field they are in.
 func (s *Server) submitModal(w http.ResponseWriter, r *http.Request, cb *slack.InteractionCallback) {
+	if cb.View.State == nil {
+		http.Error(w, "malformed view submission: no state", http.StatusBadRequest)
+		return
+	}
 	vals := cb.View.State.Values
 	command := vals[blockCommand][actionValue].SelectedOption.Value
 	pipeline := vals[blockPipeline][actionValue].SelectedOption.Value
