@@ -73,6 +73,10 @@ func (c *Command) Canonical() string {
 	return b.String()
 }
 
+// IsDefault reports whether a holds its argument's default value, which the
+// canonical text leaves out.
+func (c *Command) IsDefault(a Arg) bool { return c.isDefault(a) }
+
 // isDefault reports whether a is a left-out argument's default.
 func (c *Command) isDefault(a Arg) bool {
 	return a.Param.hasDef && !a.Param.Repeat && a.Value == a.Param.def

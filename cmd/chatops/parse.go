@@ -72,7 +72,7 @@ func describe(c *grammar.Command, a grammar.Arg) string {
 	if a.Value.Kind != grammar.Word {
 		notes = append(notes, "Slack "+a.Value.Kind.String())
 	}
-	if p.Default != "" && a.String() == p.Default && !strings.Contains(c.Canonical(), "--"+p.Name) {
+	if p.Default != "" && c.IsDefault(a) {
 		notes = append(notes, "default")
 	}
 	return "(" + strings.Join(notes, ", ") + ")"
