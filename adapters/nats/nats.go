@@ -40,7 +40,12 @@ type Options struct {
 	Replicas int
 	// JobTTL is how long job records are kept; 7 days when zero.
 	JobTTL time.Duration
-	Log    *slog.Logger
+	// SyncAlways makes the embedded server flush every write to disk before it
+	// acknowledges it, so a host crash loses nothing acknowledged. Off, the
+	// server flushes every two minutes (NATS's default): a process crash loses
+	// nothing either way.
+	SyncAlways bool
+	Log        *slog.Logger
 }
 
 // Conn is a connection to JetStream with the chatops buckets and stream ready.
@@ -123,6 +128,7 @@ func (c *Conn) embed(opts Options) error {
 		JetStream:          true,
 		StoreDir:           filepath.Join(opts.DataDir, "jetstream"),
 		JetStreamMaxMemory: 64 << 20,
+		SyncAlways:         opts.SyncAlways,
 		NoSigs:             true,
 		NoLog:              true,
 	})

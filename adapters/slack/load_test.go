@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 )
@@ -26,14 +27,17 @@ import (
 //
 //	go test ./adapters/slack -run '^$' -bench SlashLoad -benchtime 5000x
 func BenchmarkSlashLoad(b *testing.B) {
-	b.Run("rate=500", func(b *testing.B) { slashLoad(b, 500, 16) })
-	b.Run("saturated", func(b *testing.B) { slashLoad(b, 0, 64) })
+	b.Run("rate=500", func(b *testing.B) { slashLoad(b, 500, 16, false) })
+	b.Run("saturated", func(b *testing.B) { slashLoad(b, 0, 64, false) })
+	// With every write flushed to disk before the ack (--sync).
+	b.Run("rate=500,sync", func(b *testing.B) { slashLoad(b, 500, 16, true) })
+	b.Run("saturated,sync", func(b *testing.B) { slashLoad(b, 0, 64, true) })
 }
 
-func slashLoad(b *testing.B, rate, clients int) {
+func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e, conn := newEngine(b, testConfig)
+	e, conn := newEngineOpts(b, testConfig, natsadapter.Options{SyncAlways: syncAlways})
 	q, err := conn.Queue(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -48,7 +48,13 @@ type answer struct {
 // temporary dir, both closed when the test ends.
 func newEngine(tb testing.TB, config string) (*engine.Engine, *natsadapter.Conn) {
 	tb.Helper()
-	conn, err := natsadapter.Open(context.Background(), natsadapter.Options{DataDir: tb.TempDir()})
+	return newEngineOpts(tb, config, natsadapter.Options{})
+}
+
+func newEngineOpts(tb testing.TB, config string, opts natsadapter.Options) (*engine.Engine, *natsadapter.Conn) {
+	tb.Helper()
+	opts.DataDir = tb.TempDir()
+	conn, err := natsadapter.Open(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

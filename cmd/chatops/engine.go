@@ -28,7 +28,7 @@ func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error
 	if dataDir == "" && e.globals.NatsURL == "" {
 		dataDir = defaultDataDir()
 	}
-	conn, err := natsadapter.Open(e.ctx, natsadapter.Options{URL: e.globals.NatsURL, DataDir: dataDir})
+	conn, err := natsadapter.Open(e.ctx, natsadapter.Options{URL: e.globals.NatsURL, DataDir: dataDir, SyncAlways: e.globals.Sync})
 	if err != nil {
 		return nil, nil, nil, err
 	}
