@@ -65,10 +65,15 @@ func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) 
 // Work implements engine.Queue with a durable pull consumer shared by every
 // worker process.
 func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.QueuedJob) error) error {
-	backoff := append([]time.Duration{q.AckWait}, retryDelays...)
+	// A job whose worker died is delivered again after AckWait, then later
+	// and later; a job whose handler failed is naked with retryDelays.
+	backoff := make([]time.Duration, MaxDeliver-1)
+	for i := range backoff {
+		backoff[i] = q.AckWait << i
+	}
 	cons, err := q.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 		Durable: workerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: q.AckWait, MaxDeliver: MaxDeliver, BackOff: backoff[:MaxDeliver-1],
+		AckWait: q.AckWait, MaxDeliver: MaxDeliver, BackOff: backoff,
 	})
 	if err != nil {
 		return unavailable(fmt.Errorf("job consumer: %w", err))
