@@ -99,8 +99,9 @@ type Secrets interface {
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
 	// Append records one command. It returns Unavailable when the log cannot
-	// be reached; the engine then fails the command rather than run it
-	// unrecorded.
+	// be reached; the engine then reports the command as failed, so nobody
+	// takes an unrecorded command for done (its change, if any, stands, and a
+	// retry with the same idempotency key does not repeat it).
 	Append(ctx context.Context, r *AuditRecord) error
 	// Read returns the records that match q, oldest first.
 	Read(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
