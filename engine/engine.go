@@ -278,9 +278,10 @@ func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) 
 			job.State, job.Outcome = "failed", string(code)
 			if errors.As(err, &ce) {
 				r.rec.ErrorRef = ce.Ref
-				if ce.Confirm != "" {
-					r.rec.Outcome = "unconfirmed"
-				}
+			}
+			var q *ConfirmationError
+			if errors.As(err, &q) {
+				r.rec.Outcome = "unconfirmed"
 			}
 			if code == Denied && r.rec.Decision == "allowed" {
 				r.rec.Decision = "denied"
@@ -394,12 +395,12 @@ func (r *run) checkStage(stage, action string) error {
 			if r.c.Actor.Source != SourceSlack {
 				return r.deny(name, "%s needs approval by a second person of group %s: run it from Slack", action, orNobody(rule.Groups))
 			}
-			return &Error{Code: Invalid, Msg: action + " needs approval by a second person (" + name + ")",
-				Confirm: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
+			return &ConfirmationError{Reason: action + " needs approval by a second person (" + name + ")",
+				Question: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
 		}
 		if rule.Confirm && !r.c.Confirmed {
 			r.rec.Rule = name
-			return &Error{Code: Invalid, Msg: action + " needs confirmation (" + name + ")", Confirm: action + "?", Pipeline: pipeline}
+			return &ConfirmationError{Reason: action + " needs confirmation (" + name + ")", Question: action + "?", Pipeline: pipeline}
 		}
 	}
 	return nil

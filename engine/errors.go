@@ -19,6 +19,13 @@ const (
 	Conflict    Code = "conflict"    // a lock, or the state moved under us
 	Unavailable Code = "unavailable" // a dependency is down; try again
 	Internal    Code = "internal"    // a bug or an unexpected failure
+	// Failed says the command ran and its action failed (a program exited
+	// non-zero, a deploy driver reported an error). It is an outcome, never
+	// retried: running the action again is the person's decision.
+	Failed Code = "failed"
+	// Unknown says the command's effect started but whoever ran it died
+	// before saying how it ended: check before running it again.
+	Unknown Code = "unknown"
 )
 
 // Error is an error with a code and a message fit for the user. Internal errors
@@ -29,16 +36,7 @@ type Error struct {
 	Msg string
 	// Ref identifies the failure in the log, for internal errors.
 	Ref string
-	// Confirm, when set, is the question whose yes lets the command run: ask it
-	// and run the command again with Context.Confirmed.
-	Confirm string
-	// Approvers, when set with Confirm, are the groups of whoever else must
-	// approve: the requester may not answer the question.
-	Approvers []string
-	// Pipeline is what the question is about, so a later answer can check that
-	// it did not change meanwhile.
-	Pipeline string
-	Err      error
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -59,8 +57,28 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
+// ConfirmationError says a command needs a yes before it runs: from the
+// requester (Confirm), or from someone else of Approvers. Ask Question and run
+// the command again with Context.Confirmed (or Context.Approver). It is not a
+// failure: nothing ran.
+type ConfirmationError struct {
+	// Question is what to ask, naming what changes.
+	Question string
+	// Reason is why, naming the policy rule.
+	Reason string
+	// Approvers, when set, are the groups of whoever else must approve: the
+	// requester may not answer the question.
+	Approvers []string
+	// Pipeline is what the question is about, so a later answer can check that
+	// it did not change meanwhile.
+	Pipeline string
+}
+
+func (e *ConfirmationError) Error() string { return e.Reason }
+
 // ErrorCode returns the code of err: that of the first *Error in its chain,
-// Invalid for a grammar error, Internal for anything else, "" for nil.
+// Invalid for a grammar error or an unanswered confirmation, Internal for
+// anything else, "" for nil.
 func ErrorCode(err error) Code {
 	if err == nil {
 		return ""
@@ -68,6 +86,10 @@ func ErrorCode(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	var ce *ConfirmationError
+	if errors.As(err, &ce) {
+		return Invalid
 	}
 	var ge *grammar.Error
 	if errors.As(err, &ge) {
@@ -82,6 +104,10 @@ func ErrorMessage(err error) string {
 	var ge *grammar.Error
 	if errors.As(err, &ge) {
 		return ge.Error()
+	}
+	var ce *ConfirmationError
+	if errors.As(err, &ce) {
+		return ce.Reason
 	}
 	var e *Error
 	if !errors.As(err, &e) || e.Code == Internal {

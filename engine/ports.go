@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -153,4 +154,44 @@ type Job struct {
 	Finished time.Time `json:"finished,omitzero"`
 	Outcome  string    `json:"outcome,omitempty"`
 	Progress []string  `json:"progress,omitempty"`
+}
+
+// Outbox carries answers durably from the workers that ran a command to the
+// person who asked, each delivery on its own retry schedule: a held or failing
+// answer never delays another, and no worker sleeps waiting for a retry.
+type Outbox interface {
+	// Post stores a delivery durably before it returns. A delivery whose ID
+	// was posted before (within the deduplication window) is dropped, so a
+	// redelivered job posts its answer once. It returns Unavailable when the
+	// outbox cannot be reached.
+	Post(ctx context.Context, d *Delivery) error
+	// Deliver calls deliver for each delivery until ctx ends, several at a
+	// time. The delivery is removed when deliver returns Retry zero; otherwise
+	// it comes back after Retry.After (Retry-After honoured, or a backoff). A
+	// delivery whose process died comes back after the outbox's ack wait.
+	Deliver(ctx context.Context, deliver func(context.Context, *Delivery) Retry) error
+}
+
+// Delivery is one answer on its way: what to say and every route the adapter
+// may try to say it.
+type Delivery struct {
+	// ID is the job id and the phase ("<job>/answer"): the deduplication key.
+	ID    string `json:"id"`
+	JobID string `json:"job_id"`
+	// Reply holds the routes, as the adapter wrote them in the job: a
+	// response URL, a team, a channel, a thread, the requester.
+	Reply map[string]string `json:"reply,omitempty"`
+	// Message is the adapter's rendering of the answer.
+	Message json.RawMessage `json:"message"`
+	// Created is when the answer was posted; a delivery gives up after the
+	// adapter's deadline counted from it.
+	Created time.Time `json:"created"`
+	// Attempt is the delivery count, from 1.
+	Attempt int `json:"-"`
+}
+
+// Retry is what a delivery attempt asks of the outbox: nothing (done, or given
+// up for good), or another attempt after After.
+type Retry struct {
+	After time.Duration
 }

@@ -94,8 +94,8 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 		j.Reply["thread_ts"] = progress.thread // the answer joins the thread if it cannot use the response_url
 	}
 	var msg Message
-	var ee *engine.Error
-	if errors.As(err, &ee) && ee.Confirm != "" && w.Interactions != nil {
+	var ee *engine.ConfirmationError
+	if errors.As(err, &ee) && w.Interactions != nil {
 		if msg, err = w.ask(ctx, j, ee); err != nil {
 			return err
 		}
@@ -115,14 +115,14 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 
 // ask stores the question a command raised and returns the message with its
 // buttons.
-func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.Error) (Message, error) {
+func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.ConfirmationError) (Message, error) {
 	ttl := w.QuestionTTL
 	if ttl == 0 {
 		ttl = 10 * time.Minute
 	}
 	i := &engine.Interaction{
 		ID: "q" + engine.NewID(), Command: j.Command, Requester: j.Actor, Channel: j.Channel,
-		Question: ee.Confirm, Approvers: ee.Approvers, Pipeline: ee.Pipeline,
+		Question: ee.Question, Approvers: ee.Approvers, Pipeline: ee.Pipeline,
 		Expires: w.Engine.Now().Add(ttl), Reply: j.Reply,
 	}
 	if ee.Pipeline != "" {

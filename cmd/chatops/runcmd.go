@@ -34,12 +34,12 @@ func (r *RunCmd) Run(e *env) error {
 		c.Progress = func(line string) { fmt.Fprintln(e.stderr, e.style.Dim(line)) }
 	}
 	res, err := eng.ExecArgs(e.ctx, c, args)
-	var ee *engine.Error
-	if errors.As(err, &ee) && ee.Confirm != "" {
+	var q *engine.ConfirmationError
+	if errors.As(err, &q) {
 		if !e.stdinTTY {
-			return &engine.Error{Code: engine.Invalid, Msg: ee.Msg + ": add --yes to confirm"}
+			return &engine.Error{Code: engine.Invalid, Msg: q.Reason + ": add --yes to confirm"}
 		}
-		if !terminal.Confirm(e.stdin, e.stderr, ee.Confirm) {
+		if !terminal.Confirm(e.stdin, e.stderr, q.Question) {
 			fmt.Fprintln(e.stderr, "Cancelled.")
 			return exitError{terminal.ExitFailed}
 		}
