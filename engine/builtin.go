@@ -9,24 +9,6 @@ import (
 	"github.com/chatops/chatops/grammar"
 )
 
-func builtinHandlers() map[string]handler {
-	return map[string]handler{
-		"help":      runHelp,
-		"pipelines": runPipelines,
-		"info":      runInfo,
-		"release":   runRelease,
-		"deploy":    runDeploy,
-		"promote":   runPromote,
-		"releases":  runReleases,
-		"rollback":  runRollback,
-		"lock":      runLock,
-		"unlock":    runUnlock,
-		"route":     runRoute,
-		"jobs":      runJobs,
-		"whoami":    runWhoami,
-	}
-}
-
 func (r *run) text(name string) string {
 	v, _ := r.cmd.Get(name)
 	return v.Text

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -58,6 +57,10 @@ type Context struct {
 	Progress func(string)
 	// Approver is who approved the command, when someone else had to.
 	Approver string
+
+	// recovering, when set, is the start of a dead worker's attempt at this
+	// job: its change, if any, is looked up before it is made.
+	recovering time.Time
 }
 
 // Runner runs a custom command's program: the exec action's port.
@@ -88,17 +91,33 @@ type Engine struct {
 	Log     *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
+	// After waits: time.After unless a test gives its own.
+	After func(time.Duration) <-chan time.Time
 	// NewID makes job ids and error references.
 	NewID func() string
 	// MaxAttempts bounds compare-and-set retries of one change.
 	MaxAttempts int
+	// ChangeBackoff spaces out the retries of a change; DefaultChangeBackoff
+	// when nil.
+	ChangeBackoff Backoff
+	// StoreTimeout bounds how long a change waits for an unreachable store
+	// before it reports that its outcome is unknown.
+	StoreTimeout time.Duration
 
-	handlers map[string]handler
+	actions map[*grammar.Spec]action
 }
 
-type handler func(r *run) (*Result, error)
+// action is what a command does: a built-in's handler or a custom command's
+// program.
+type action struct {
+	run func(r *run) (*Result, error)
+	// idempotent actions may run again for a job whose worker died: reads,
+	// and ledger changes keyed by the job id.
+	idempotent bool
+}
 
-// New returns an engine over cfg and the ports, with defaults for the rest.
+// New returns an engine over cfg and the ports, with defaults for the rest. It
+// binds every command of the grammar to its action and fails if one has none.
 func New(cfg *Config, store Store, audit AuditLog, jobs Jobs) (*Engine, error) {
 	g, err := cfg.Grammar()
 	if err != nil {
@@ -106,13 +125,56 @@ func New(cfg *Config, store Store, audit AuditLog, jobs Jobs) (*Engine, error) {
 	}
 	e := &Engine{
 		Config: cfg, Grammar: g, Store: store, Audit: audit, Jobs: jobs,
-		Log:         slog.Default(),
-		Now:         time.Now,
-		NewID:       NewID,
-		MaxAttempts: 500,
+		Log:          slog.Default(),
+		Now:          time.Now,
+		After:        time.After,
+		NewID:        NewID,
+		MaxAttempts:  500,
+		StoreTimeout: 30 * time.Second,
 	}
-	e.handlers = builtinHandlers()
+	if e.actions, err = bind(g, cfg); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// bind links each command form of g to its action: the built-ins by their
+// place in the builtins table, custom commands to their exec action.
+func bind(g *grammar.Grammar, cfg *Config) (map[*grammar.Spec]action, error) {
+	actions := map[*grammar.Spec]action{}
+	forms := map[string]int{} // forms of a name seen so far
+	for _, b := range builtins {
+		name := declName(b.decl.Usage)
+		specs := g.Forms(name)
+		if forms[name] >= len(specs) {
+			return nil, fmt.Errorf("built-in %q has no form in the grammar", b.decl.Usage)
+		}
+		actions[specs[forms[name]]] = action{run: b.run, idempotent: b.idempotent}
+		forms[name]++
+	}
+	for _, cc := range cfg.Commands {
+		name := declName(cc.Usage)
+		specs := g.Forms(name)
+		if forms[name] >= len(specs) {
+			return nil, fmt.Errorf("custom command %q has no form in the grammar", cc.Usage)
+		}
+		actions[specs[forms[name]]] = action{run: customHandler}
+		forms[name]++
+	}
+	for _, name := range g.Commands() {
+		for _, s := range g.Forms(name) {
+			if _, ok := actions[s]; !ok {
+				return nil, fmt.Errorf("command form %q has no action", s.Usage())
+			}
+		}
+	}
+	return actions, nil
+}
+
+// declName is the command name a usage line declares.
+func declName(usage string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(usage), " ")
+	return strings.TrimSuffix(strings.ToLower(name), "[!]")
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
@@ -217,14 +279,6 @@ func (e *Engine) MayApprove(a Actor, requester string, groups []string) bool {
 	return a.ID != requester && (len(groups) == 0 || a.in(groups))
 }
 
-// RunJob runs a queued job on a worker. The job's ID is the idempotency key,
-// so a redelivered job changes the ledger once.
-func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, progress func(string)) (*Result, error) {
-	c := Context{Actor: j.Actor, Channel: j.Channel, Confirmed: j.Confirmed, Approver: j.Approver,
-		IdempotencyKey: j.ID, JobID: j.ID, Progress: progress}
-	return e.ExecLine(ctx, c, j.Command)
-}
-
 // rejectInput audits a line the grammar refused and returns the diagnostic.
 func (e *Engine) rejectInput(ctx context.Context, c Context, text string, err error) error {
 	rec := e.record(c, text)
@@ -246,76 +300,111 @@ type run struct {
 	c   Context
 	cmd *grammar.Command
 	rec *AuditRecord
+	// start is when the command began, for its duration.
+	start time.Time
+	// committed is set once the command's change, with its audit record, is
+	// in the ledger.
+	committed bool
 }
 
-// Dispatch checks policy and runs a parsed command as a job, and records it in
-// the audit stream whatever happens.
-func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) (res *Result, err error) {
-	start := e.Now()
+// Dispatch checks policy and runs a parsed command as a job, recording the job
+// from start to outcome and the command in the audit stream whatever happens.
+func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) (*Result, error) {
 	if c.JobID == "" {
 		c.JobID = e.NewID()
 	}
-	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical())}
+	job := &Job{ID: c.JobID, Command: cmd.Canonical(), Actor: c.Actor.ID, Source: c.Actor.Source, Channel: c.Channel,
+		State: JobRunning, Started: e.Now(), Attempts: 1}
+	if _, err := e.Jobs.Create(ctx, job); err != nil {
+		return nil, err
+	}
+	return e.execute(ctx, c, cmd, job)
+}
+
+// execute runs a claimed job's command and records its outcome in the job and
+// the audit stream. Its error is the command's own outcome.
+func (e *Engine) execute(ctx context.Context, c Context, cmd *grammar.Command, job *Job) (res *Result, err error) {
+	if c.IdempotencyKey == "" {
+		c.IdempotencyKey = c.JobID
+	}
+	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical()), start: e.Now()}
 	if v, ok := cmd.Get("pipeline"); ok {
 		r.rec.Pipeline = v.Text
 	}
 	r.rec.Decision = "allowed"
-	job := &Job{ID: c.JobID, Command: r.rec.Command, Actor: c.Actor.ID, Source: c.Actor.Source, State: "running", Started: start}
+	rec := newProgressRecorder(e, ctx, job.ID, c.Progress)
+	r.c.Progress = rec.add
 	defer func() {
 		if p := recover(); p != nil {
-			err = e.internal(fmt.Errorf("panic: %v", p))
+			res, err = nil, e.internal(fmt.Errorf("panic: %v", p))
 		}
-		r.rec.Duration = e.Now().Sub(start)
-		r.rec.Outcome = "ok"
-		job.State, job.Outcome, job.Finished = "done", "ok", e.Now()
-		if err != nil {
-			var ce *Error
-			if ErrorCode(err) == Internal && !(errors.As(err, &ce) && ce.Ref != "") {
-				err = e.internal(err)
-			}
-			code := ErrorCode(err)
-			r.rec.Outcome, r.rec.Message = string(code), ErrorMessage(err)
-			job.State, job.Outcome = "failed", string(code)
-			if errors.As(err, &ce) {
-				r.rec.ErrorRef = ce.Ref
-			}
-			var q *ConfirmationError
-			if errors.As(err, &q) {
-				r.rec.Outcome = "unconfirmed"
-			}
-			if code == Denied && r.rec.Decision == "allowed" {
-				r.rec.Decision = "denied"
-			}
-		}
-		if jerr := e.Jobs.Put(context.WithoutCancel(ctx), job); jerr != nil {
-			e.Log.Warn("recording job", "job", job.ID, "err", jerr)
-		}
-		if aerr := e.Audit.Append(context.WithoutCancel(ctx), r.rec); aerr != nil && err == nil {
-			err = aerr
-			res = nil
-		}
+		rec.stop()
+		res, err = e.finish(ctx, r, job, res, err)
 	}()
 	if err := r.checkCommand(); err != nil {
 		return nil, err
 	}
-	h, ok := e.handlers[cmd.Name]
-	if !ok {
-		h = customHandler
-	}
-	return h(r)
+	return e.actions[cmd.Spec].run(r)
 }
 
-// appendHistory records a saved change's releases in the full history. The
-// change is made whatever happens here; the ledger keeps the recent releases.
-func (e *Engine) appendHistory(ctx context.Context, st *PipelineState) {
-	if e.History == nil {
-		return
-	}
-	for _, a := range st.added {
-		if err := e.History.Append(context.WithoutCancel(ctx), st.Name, a.seq, a.slot, a.release); err != nil {
-			e.Log.Warn("release history", "pipeline", st.Name, "seq", a.seq, "err", err)
+// finish records a command's outcome: in its audit record, unless its change
+// carried one, and in its job.
+func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err error) (*Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	r.rec.Duration = e.Now().Sub(r.start)
+	r.rec.Outcome = "ok"
+	outcome := func(j *Job) {
+		j.State, j.Outcome, j.Finished, j.Result = JobDone, "ok", e.Now(), res
+		j.AuditedWithChange = r.committed
+		if err == nil {
+			return
+		}
+		j.State, j.Outcome, j.Message, j.Result = JobFailed, r.rec.Outcome, r.rec.Message, nil
+		j.ErrorRef = r.rec.ErrorRef
+		if q := (*ConfirmationError)(nil); errors.As(err, &q) {
+			j.Question = q
 		}
 	}
+	if err != nil {
+		var ce *Error
+		if ErrorCode(err) == Internal && !(errors.As(err, &ce) && ce.Ref != "") {
+			err = e.internal(err)
+		}
+		code := ErrorCode(err)
+		r.rec.Outcome, r.rec.Message = string(code), ErrorMessage(err)
+		if errors.As(err, &ce) {
+			r.rec.ErrorRef = ce.Ref
+		}
+		var q *ConfirmationError
+		if errors.As(err, &q) {
+			r.rec.Outcome = "unconfirmed"
+		}
+		if code == Denied && r.rec.Decision == "allowed" {
+			r.rec.Decision = "denied"
+		}
+	}
+	if !r.committed {
+		if aerr := e.Audit.Append(ctx, r.rec); aerr != nil {
+			// Nothing changed (a change carries its own record), so the
+			// command can honestly fail: nobody takes it for done unrecorded.
+			e.Log.Error("audit", "job", job.ID, "err", aerr)
+			if err == nil {
+				res, err = nil, aerr
+				r.rec.Outcome, r.rec.Message = string(ErrorCode(aerr)), ErrorMessage(aerr)
+			}
+		}
+	}
+	if _, jerr := e.Jobs.Update(ctx, job.ID, func(j *Job) error {
+		if j.State == "" {
+			*j = *job
+		}
+		outcome(j)
+		return nil
+	}); jerr != nil {
+		e.Log.Warn("recording job", "job", job.ID, "err", jerr)
+	}
+	outcome(job)
+	return res, err
 }
 
 // internal logs err under a fresh reference and returns what users may see.
@@ -330,80 +419,6 @@ func (r *run) progress(format string, args ...any) {
 	if r.c.Progress != nil {
 		r.c.Progress(fmt.Sprintf(format, args...))
 	}
-}
-
-func (r *run) deny(rule, format string, args ...any) error {
-	r.rec.Decision, r.rec.Rule = "denied", rule
-	return &Error{Code: Denied, Msg: fmt.Sprintf(format, args...) + " (" + rule + ")"}
-}
-
-// checkCommand applies the command rules and the force rule.
-func (r *run) checkCommand() error {
-	if rule, ok := r.e.commandRule(r.c, r.cmd.Name); !ok {
-		return r.deny(rule, "%s may not run %s", r.c.Actor.ID, r.cmd.Name)
-	}
-	if r.cmd.Force && !r.c.Actor.in(r.e.Config.Policy.Force) {
-		return r.deny("policy.force at "+r.e.Config.at("policy.force"),
-			"%s may not force %s with !: forcing needs group %s", r.c.Actor.ID, r.cmd.Name, orNobody(r.e.Config.Policy.Force))
-	}
-	return nil
-}
-
-// commandRule reports whether the command rules let c run command, and names
-// the rule that decided.
-func (e *Engine) commandRule(c Context, command string) (string, bool) {
-	for i, rule := range e.Config.Policy.Commands {
-		if rule.Command != command {
-			continue
-		}
-		name := fmt.Sprintf("policy.commands[%d] at %s", i, e.Config.at(fmt.Sprintf("policy.commands.%d", i)))
-		who := len(rule.Groups) == 0 && len(rule.Users) == 0 || c.Actor.in(rule.Groups)
-		for _, u := range rule.Users {
-			who = who || u == c.Actor.ID
-		}
-		where := len(rule.Channels) == 0 || c.Actor.Source != SourceSlack
-		for _, ch := range rule.Channels {
-			where = where || ch == c.Channel
-		}
-		if !who || !where {
-			return name, false
-		}
-	}
-	return "", true
-}
-
-// Allowed reports whether c may run the command called name, as help lists it.
-func (e *Engine) Allowed(c Context, name string) bool {
-	_, ok := e.commandRule(c, name)
-	return ok
-}
-
-// checkStage applies the stage rules to a change of stage: groups, then
-// confirmation.
-func (r *run) checkStage(stage, action string) error {
-	for i, rule := range r.e.Config.Policy.Stages {
-		if rule.Stage != stage {
-			continue
-		}
-		name := fmt.Sprintf("policy.stages[%d] at %s", i, r.e.Config.at(fmt.Sprintf("policy.stages.%d", i)))
-		if len(rule.Groups) > 0 && !r.c.Actor.in(rule.Groups) {
-			return r.deny(name, "%s may not change %s: that needs group %s", r.c.Actor.ID, stage, strings.Join(rule.Groups, " or "))
-		}
-		pipeline := r.text("pipeline")
-		if rule.Approval && r.c.Approver == "" {
-			r.rec.Rule = name
-			if r.c.Actor.Source != SourceSlack {
-				return r.deny(name, "%s needs approval by a second person of group %s: run it from Slack", action, orNobody(rule.Groups))
-			}
-			return &ConfirmationError{Reason: action + " needs approval by a second person (" + name + ")",
-				Question: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
-		}
-		if rule.Confirm && !r.c.Confirmed {
-			r.rec.Rule = name
-			return &ConfirmationError{Reason: action + " needs confirmation (" + name + ")", Question: action + "?", Pipeline: pipeline}
-		}
-	}
-	return nil
 }
 
 // pipeline returns the configured pipeline the command names.
@@ -427,40 +442,4 @@ func (e *Engine) state(ctx context.Context, pc *PipelineConfig) (*PipelineState,
 		return seedState(pc), 0, nil
 	}
 	return st, rev, err
-}
-
-// change applies fn to the pipeline's ledger with compare-and-set, retrying on
-// fresh state when another writer got there first. fn must be free of side
-// effects: it may run more than once. A change already applied under the
-// context's idempotency key is not applied again.
-func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, error)) (string, error) {
-	for attempt := 1; ; attempt++ {
-		st, rev, err := r.e.state(r.ctx, pc)
-		if err != nil {
-			return "", err
-		}
-		if summary, ok := st.applied(r.c.IdempotencyKey); ok {
-			return summary, nil
-		}
-		next := st.clone()
-		summary, err := fn(next)
-		if err != nil {
-			return "", err
-		}
-		next.remember(r.c.IdempotencyKey, summary)
-		_, err = r.e.Store.Save(r.ctx, next, rev)
-		if err == nil {
-			r.e.appendHistory(r.ctx, next)
-		}
-		if ErrorCode(err) != Conflict || attempt >= r.e.MaxAttempts {
-			return summary, err
-		}
-		// Back off a little, at random, so retrying writers spread out.
-		wait := time.Duration(mrand.Int64N(int64(min(attempt, 20))*int64(200*time.Microsecond)) + 1)
-		select {
-		case <-r.ctx.Done():
-			return "", Errorf(Unavailable, "gave up changing %s: %w", pc.Name, r.ctx.Err())
-		case <-time.After(wait):
-		}
-	}
 }

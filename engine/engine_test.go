@@ -246,26 +246,6 @@ pipelines:
 	}
 }
 
-// TestIdempotency: a redelivered command with the same key changes nothing.
-func TestIdempotency(t *testing.T) {
-	e := newEngine(t, engine.DemoConfig())
-	ctx := context.Background()
-	c := terminal(e, "alice")
-	c.IdempotencyKey = "slack-req-1"
-	for range 3 {
-		if _, err := e.ExecLine(ctx, c, "release demo 9.0.0 to development"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, _, err := e.Store.Load(ctx, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Seq != 1 || len(st.Slots["development"].History) != 2 {
-		t.Errorf("seq %d, history %d: the release was applied more than once", st.Seq, len(st.Slots["development"].History))
-	}
-}
-
 // TestReleasesBeyondLedger lists more releases than the ledger keeps: the rest
 // come from the history stream.
 func TestReleasesBeyondLedger(t *testing.T) {

@@ -39,9 +39,6 @@ type Slot struct {
 // and writes a small record; the History port keeps all of it.
 const historyLimit = 20
 
-// appliedLimit bounds how many idempotency keys a pipeline remembers.
-const appliedLimit = 256
-
 // PipelineState is the ledger of one pipeline: one record, changed only by
 // compare-and-set, so concurrent changes are serialised and none is lost.
 type PipelineState struct {
@@ -50,24 +47,9 @@ type PipelineState struct {
 	Seq   uint64           `json:"seq"`
 	Lock  *Lock            `json:"lock,omitempty"`
 	Slots map[string]*Slot `json:"slots"`
-	// Applied remembers the idempotency keys of recent changes and what they
-	// said, so a redelivered job does not change the ledger twice.
-	Applied []Applied `json:"applied,omitempty"`
 
 	// added lists this change's new releases, for the history.
-	added []added
-}
-
-type added struct {
-	seq     uint64
-	slot    string
-	release Release
-}
-
-// Applied is a change already made, by idempotency key.
-type Applied struct {
-	Key     string `json:"key"`
-	Summary string `json:"summary"`
+	added []SlotRelease
 }
 
 // slot returns the slot called name, creating it.
@@ -101,7 +83,7 @@ func (p *PipelineState) put(name string, r Release) {
 		s.History = append([]Release(nil), s.History[len(s.History)-historyLimit:]...)
 	}
 	p.Seq++
-	p.added = append(p.added, added{seq: p.Seq, slot: name, release: r})
+	p.added = append(p.added, SlotRelease{Seq: p.Seq, Slot: name, Release: r})
 }
 
 // lockOf returns the lock that stops changes to stage, if any: the stage's own
@@ -114,29 +96,6 @@ func (p *PipelineState) lockOf(stage string) (*Lock, string) {
 		return p.Lock, ""
 	}
 	return nil, ""
-}
-
-// applied returns the summary of the change with idempotency key, if made.
-func (p *PipelineState) applied(key string) (string, bool) {
-	if key == "" {
-		return "", false
-	}
-	for _, a := range p.Applied {
-		if a.Key == key {
-			return a.Summary, true
-		}
-	}
-	return "", false
-}
-
-func (p *PipelineState) remember(key, summary string) {
-	if key == "" {
-		return
-	}
-	p.Applied = append(p.Applied, Applied{Key: key, Summary: summary})
-	if len(p.Applied) > appliedLimit {
-		p.Applied = append([]Applied(nil), p.Applied[len(p.Applied)-appliedLimit:]...)
-	}
 }
 
 // clone returns a deep copy, so a change can be retried on fresh state.
@@ -159,7 +118,6 @@ func (p *PipelineState) clone() *PipelineState {
 		}
 		c.Slots[k] = &n
 	}
-	c.Applied = append([]Applied(nil), p.Applied...)
 	c.added = nil
 	return &c
 }

@@ -6,27 +6,52 @@ import (
 	"time"
 )
 
-// Store keeps the pipelines ledger. Implementations compare and set on a
-// revision, so two writers of one pipeline never lose an update.
+// Store keeps the pipelines ledger as a log of changes, one per command that
+// changed a pipeline. A change is one record holding the pipeline's new state,
+// the releases it added and the audit record of the command that made it, so
+// the three are written together or not at all. Changes to one pipeline are
+// appended by compare-and-set on its last revision, so two writers never lose
+// an update and the log is in ledger order.
 type Store interface {
 	// Load returns the state of a pipeline and its revision. It returns a
-	// NotFound *Error when the pipeline was never saved, Unavailable when the
+	// NotFound *Error when the pipeline was never changed, Unavailable when the
 	// store cannot be reached.
 	Load(ctx context.Context, pipeline string) (*PipelineState, uint64, error)
-	// Save writes the state if the stored revision is still rev (0: not saved
-	// yet) and returns the new revision. It returns a Conflict *Error when
+	// Commit appends ch if the pipeline's revision is still rev (0: never
+	// changed) and returns the new revision. It returns a Conflict *Error when
 	// another writer got there first, Unavailable when the store cannot be
-	// reached.
-	Save(ctx context.Context, st *PipelineState, rev uint64) (uint64, error)
+	// reached: then the change may or may not have been appended, and Find
+	// tells.
+	Commit(ctx context.Context, ch *Change, rev uint64) (uint64, error)
+	// Find returns the change made under idempotency key since the given
+	// time, or nil when there is none.
+	Find(ctx context.Context, pipeline, key string, since time.Time) (*Change, error)
 }
 
-// History keeps every release of every slot: the ledger itself keeps only the
-// recent ones, so that each change stays small.
+// Change is one change of a pipeline, as the ledger's log keeps it.
+type Change struct {
+	Pipeline string `json:"pipeline"`
+	// Key is the idempotency key of the command that made it: its job id.
+	Key string `json:"key"`
+	// Summary is what the command answered, for a redelivered job.
+	Summary string         `json:"summary"`
+	State   *PipelineState `json:"state"`
+	// Added lists the releases the change put into slots.
+	Added []SlotRelease `json:"added,omitempty"`
+	// Audit is the command's audit record: it lives with the change.
+	Audit *AuditRecord `json:"audit"`
+}
+
+// SlotRelease is a release that went into a slot as change Seq of its pipeline.
+type SlotRelease struct {
+	Seq     uint64  `json:"seq"`
+	Slot    string  `json:"slot"`
+	Release Release `json:"release"`
+}
+
+// History reads every release of every slot: the ledger's state keeps only
+// the recent ones, so that each change stays small.
 type History interface {
-	// Append records that release r went into slot as change seq of the
-	// pipeline. Appending the same (pipeline, seq, slot) twice records it once.
-	// It returns Unavailable when the history cannot be reached.
-	Append(ctx context.Context, pipeline string, seq uint64, slot string, r Release) error
 	// List returns up to limit releases of a slot, newest first.
 	List(ctx context.Context, pipeline, slot string, limit int) ([]Release, error)
 }
@@ -99,22 +124,34 @@ type Secrets interface {
 
 // AuditLog is the append-only record of every command from every adapter.
 type AuditLog interface {
-	// Append records one command. It returns Unavailable when the log cannot
-	// be reached; the engine then reports the command as failed, so nobody
-	// takes an unrecorded command for done (its change, if any, stands, and a
-	// retry with the same idempotency key does not repeat it).
+	// Append records one command, or one later event of it (Event). A record
+	// with the same job id and event as one appended before (within the
+	// deduplication window) is dropped, so a redelivered job is recorded once.
+	// It returns Unavailable when the log cannot be reached.
 	Append(ctx context.Context, r *AuditRecord) error
-	// Read returns the records that match q, oldest first.
+	// Read returns the records that match q, oldest first: those appended and
+	// those that came with ledger changes.
 	Read(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 }
 
-// Jobs keeps the status of every command run as a job.
+// Jobs keeps the record of every command run as a job: from the moment it is
+// queued to its outcome and its answer. The record is also the job's claim:
+// a worker runs a job's effect only after moving its record from queued to
+// running, so a redelivered job never starts its effect twice. Records outlive
+// every redelivery of their job.
 type Jobs interface {
-	// Put creates or replaces a job's record.
-	Put(ctx context.Context, j *Job) error
+	// Create stores j unless a job with its id exists; it reports whether it
+	// did.
+	Create(ctx context.Context, j *Job) (bool, error)
+	// Update applies fn to the job's record (a Job with only ID set when there
+	// is none) and stores the result by compare-and-set, calling fn again on
+	// fresh state when another writer got there first. An error from fn is
+	// returned and nothing is stored.
+	Update(ctx context.Context, id string, fn func(*Job) error) (*Job, error)
 	// Get returns a job; NotFound when there is none with that id.
 	Get(ctx context.Context, id string) (*Job, error)
-	// List returns up to limit jobs, newest first.
+	// List returns up to limit jobs, most recently changed first, without
+	// reading every record.
 	List(ctx context.Context, limit int) ([]Job, error)
 }
 
@@ -134,6 +171,9 @@ type AuditRecord struct {
 	Message  string        `json:"message,omitempty"`
 	ErrorRef string        `json:"error_ref,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Event is empty for the command itself; "undelivered" records that its
+	// answer reached nobody.
+	Event string `json:"event,omitempty"`
 }
 
 // AuditQuery selects audit records.
@@ -143,17 +183,69 @@ type AuditQuery struct {
 	Limit    int
 }
 
-// Job is one command run: what, by whom, and how it ended.
+// Job states.
+const (
+	JobQueued  = "queued"  // accepted, waiting for a worker
+	JobRunning = "running" // claimed by a worker
+	JobDone    = "done"    // ran, outcome ok
+	JobFailed  = "failed"  // ran or was refused, outcome an error code
+	// JobUnknown: the effect started and its worker died; what it did is
+	// unknown, and it is never started again.
+	JobUnknown = "unknown"
+	// JobUndelivered: finished, but its answer reached nobody.
+	JobUndelivered = "undelivered"
+)
+
+// Job is one command run: what, by whom, where it stands and how it ended.
 type Job struct {
-	ID       string    `json:"id"`
-	Command  string    `json:"command"`
-	Actor    string    `json:"actor"`
-	Source   string    `json:"source"`
-	State    string    `json:"state"` // running, done, failed
-	Started  time.Time `json:"started"`
+	ID      string `json:"id"`
+	Command string `json:"command"`
+	Actor   string `json:"actor"`
+	Source  string `json:"source"`
+	Channel string `json:"channel,omitempty"`
+	State   string `json:"state"`
+	// Worker names the process that claimed the job.
+	Worker   string    `json:"worker,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Queued   time.Time `json:"queued,omitzero"`
+	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
-	Outcome  string    `json:"outcome,omitempty"`
-	Progress []string  `json:"progress,omitempty"`
+	// Outcome is ok, unconfirmed, or an error code.
+	Outcome  string   `json:"outcome,omitempty"`
+	Message  string   `json:"message,omitempty"` // what the person was told of a failure
+	ErrorRef string   `json:"error_ref,omitempty"`
+	Progress []string `json:"progress,omitempty"`
+	// Result is the stored answer of a finished job, answered again when the
+	// job is redelivered.
+	Result *Result `json:"result,omitempty"`
+	// Question is the confirmation the command asked for.
+	Question *ConfirmationError `json:"question,omitempty"`
+	// AuditedWithChange says the audit record went into the ledger with the
+	// command's change.
+	AuditedWithChange bool `json:"audited_with_change,omitempty"`
+	// Answer is how the answer fared: posted (to the outbox), delivered
+	// (with its route), undelivered.
+	Answer string `json:"answer,omitempty"`
+}
+
+// Final reports whether the job has an outcome.
+func (j *Job) Final() bool {
+	switch j.State {
+	case JobDone, JobFailed, JobUnknown, JobUndelivered:
+		return true
+	}
+	return false
+}
+
+// Err returns the stored failure of a finished job as an error, or nil.
+func (j *Job) Err() error {
+	switch {
+	case j.Question != nil:
+		return j.Question
+	case j.Outcome == "" || j.Outcome == "ok":
+		return nil
+	}
+	return &Error{Code: Code(j.Outcome), Msg: j.Message, Ref: j.ErrorRef}
 }
 
 // Outbox carries answers durably from the workers that ran a command to the

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestSharedDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	if _, err := first.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 1}, 0); err != nil {
+	if _, err := first.Store.Commit(ctx, change("web", 1), 0); err != nil {
 		t.Fatal(err)
 	}
 	second, err := Open(ctx, Options{DataDir: dir})
@@ -36,10 +37,10 @@ func TestSharedDataDir(t *testing.T) {
 		t.Fatalf("second process reads %+v, %v", st, err)
 	}
 	// Compare-and-set holds across the two.
-	if _, err := first.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 2}, rev); err != nil {
+	if _, err := first.Store.Commit(ctx, change("web", 2), rev); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := second.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 2}, rev); engine.ErrorCode(err) != engine.Conflict {
+	if _, err := second.Store.Commit(ctx, change("web", 2), rev); engine.ErrorCode(err) != engine.Conflict {
 		t.Fatalf("stale save from the second process: %v, want a conflict", err)
 	}
 }
@@ -68,16 +69,13 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 7}, 0); err != nil {
+	ch := change("web", 7)
+	ch.Added = []engine.SlotRelease{{Seq: 7, Slot: "staging/api", Release: engine.Release{Version: "1.0.0"}}}
+	if _, err := c.Store.Commit(ctx, ch, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Audit.Append(ctx, &engine.AuditRecord{Actor: "alice", Command: "promote web", Pipeline: "web"}); err != nil {
 		t.Fatal(err)
-	}
-	for range 2 { // the same change twice is recorded once
-		if err := c.History.Append(ctx, "web", 7, "staging/api", engine.Release{Version: "1.0.0"}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	c.Close()
 	c, err = Open(ctx, Options{DataDir: dir})
@@ -88,7 +86,7 @@ func TestReopen(t *testing.T) {
 	if st, _, err := c.Store.Load(ctx, "web"); err != nil || st.Seq != 7 {
 		t.Errorf("ledger after restart: %+v, %v", st, err)
 	}
-	if recs, err := c.Audit.Read(ctx, engine.AuditQuery{Pipeline: "web"}); err != nil || len(recs) != 1 {
+	if recs, err := c.Audit.Read(ctx, engine.AuditQuery{Pipeline: "web"}); err != nil || len(recs) != 2 { // appended, and the change's
 		t.Errorf("audit after restart: %d records, %v", len(recs), err)
 	}
 	if rels, err := c.History.List(ctx, "web", "staging/api", 10); err != nil || len(rels) != 1 {
@@ -97,4 +95,10 @@ func TestReopen(t *testing.T) {
 	if _, _, err := c.Store.Load(ctx, "nosuch"); engine.ErrorCode(err) != engine.NotFound {
 		t.Errorf("missing pipeline: %v", err)
 	}
+}
+
+// change is a change of pipeline to its seq-th state, with its audit record.
+func change(pipeline string, seq uint64) *engine.Change {
+	return &engine.Change{Pipeline: pipeline, Key: fmt.Sprint("job", seq), State: &engine.PipelineState{Name: pipeline, Seq: seq},
+		Audit: &engine.AuditRecord{Actor: "alice", Command: "release " + pipeline, Pipeline: pipeline, Outcome: "ok"}}
 }

@@ -3,8 +3,9 @@ package nats
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -20,25 +21,44 @@ const (
 	workerConsumer = "workers"
 	// DedupWindow outlasts Slack's retries, which come up to 5 minutes later.
 	DedupWindow = 10 * time.Minute
-	// MaxDeliver bounds how often one job is tried.
-	MaxDeliver = 5
+	// MaxDeliver bounds how often one job is delivered. A worker answers a
+	// job whose last delivery fails, so none is dropped unanswered.
+	MaxDeliver = 10
+	// DefaultAckWait is how long a job whose worker died waits before another
+	// worker takes it: workers that live say so every third of it.
+	DefaultAckWait = 30 * time.Second
 )
 
-// retryDelays space out the deliveries of a failing job.
-var retryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+// Backoff returns the delay before delivery attempt+1 of a job whose handler
+// failed for a passing reason at delivery attempt (from 1).
+type Backoff func(attempt int) time.Duration
+
+// DefaultBackoff doubles from one second up to a minute, with a quarter of
+// jitter so that jobs failed together do not come back together.
+func DefaultBackoff(attempt int) time.Duration {
+	d := min(time.Second<<min(max(attempt-1, 0), 6), time.Minute)
+	return d - time.Duration(mrand.Int64N(int64(d/4)+1))
+}
 
 // Queue is a work-queue stream: each job goes to one worker, and is removed
 // once acknowledged.
 type Queue struct {
 	js       jetstream.JetStream
 	replicas int
-	// AckWait is how long a worker may run a job before it is redelivered.
+	// AckWait is how long a job whose worker died waits before it is
+	// delivered again; DefaultAckWait when zero.
 	AckWait time.Duration
+	// Backoff spaces out the deliveries of a job whose handler failed;
+	// DefaultBackoff when nil.
+	Backoff Backoff
+	// Grace is how long running jobs may finish once Work's context ends;
+	// after it their context is cancelled and they are handed back.
+	Grace time.Duration
 }
 
-// Queue returns the job queue, creating its stream and worker consumer.
+// Queue returns the job queue, creating its stream.
 func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
-	q := &Queue{js: c.js, AckWait: 2 * time.Minute}
+	q := &Queue{js: c.js, replicas: c.replicas, AckWait: DefaultAckWait, Backoff: DefaultBackoff, Grace: 30 * time.Second}
 	if err := c.stream(ctx, jetstream.StreamConfig{
 		Name: JobsStream, Description: "chatops jobs waiting for a worker",
 		Subjects: []string{jobsSubject}, Retention: jetstream.WorkQueuePolicy,
@@ -63,22 +83,35 @@ func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) 
 }
 
 // Work implements engine.Queue with a durable pull consumer shared by every
-// worker process.
+// worker process. When ctx ends it takes no more jobs and gives the running
+// ones Grace to finish; then their context is cancelled, and a job whose
+// handler returns an error is handed back at once for another worker.
 func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.QueuedJob) error) error {
-	// A job whose worker died is delivered again after AckWait, then later
-	// and later; a job whose handler failed is naked with retryDelays.
-	backoff := make([]time.Duration, MaxDeliver-1)
-	for i := range backoff {
-		backoff[i] = q.AckWait << i
+	ackWait, backoff := q.AckWait, q.Backoff
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
+	}
+	if backoff == nil {
+		backoff = DefaultBackoff
 	}
 	cons, err := q.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 		Durable: workerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: q.AckWait, MaxDeliver: MaxDeliver, BackOff: backoff,
+		AckWait: ackWait, MaxDeliver: MaxDeliver,
 	})
 	if err != nil {
 		return unavailable(fmt.Errorf("job consumer: %w", err))
 	}
+	// Running jobs outlive ctx by Grace.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var running sync.WaitGroup
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		running.Add(1)
+		defer running.Done()
+		if ctx.Err() != nil {
+			_ = m.Nak() // stopping: another worker takes it
+			return
+		}
 		var j engine.QueuedJob
 		if err := json.Unmarshal(m.Data(), &j); err != nil {
 			_ = m.Term() // unreadable: never deliverable
@@ -87,36 +120,52 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		if md, err := m.Metadata(); err == nil {
 			j.Attempt = int(md.NumDelivered)
 		}
-		// Keep the job ours while it runs longer than AckWait.
-		stop := make(chan struct{})
-		go func() {
-			t := time.NewTicker(q.AckWait / 2)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					_ = m.InProgress()
-				}
-			}
-		}()
-		err := handle(ctx, &j)
-		close(stop)
-		if err == nil {
-			_ = m.DoubleAck(ctx)
-			return
+		stop := keepInProgress(m, ackWait/3)
+		err := handle(jobCtx, &j)
+		stop()
+		switch {
+		case err == nil:
+			_ = m.DoubleAck(jobCtx)
+		case jobCtx.Err() != nil:
+			_ = m.Nak() // cut short by shutdown: handed back
+		default:
+			_ = m.NakWithDelay(backoff(j.Attempt))
 		}
-		delay := retryDelays[min(max(j.Attempt, 1), len(retryDelays))-1]
-		_ = m.NakWithDelay(delay)
-	})
+	}, jetstream.PullMaxMessages(1))
 	if err != nil {
 		return unavailable(err)
 	}
 	<-ctx.Done()
 	cc.Stop()
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return nil
+	finished := make(chan struct{})
+	go func() { running.Wait(); close(finished) }()
+	grace := time.NewTimer(q.Grace)
+	defer grace.Stop()
+	select {
+	case <-finished:
+	case <-grace.C:
+		cancelJobs()
+		<-finished
 	}
-	return ctx.Err()
+	return nil
+}
+
+// keepInProgress tells the server every interval that m is still being
+// worked on, so it is not delivered to another worker; stop ends it.
+func keepInProgress(m jetstream.Msg, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,53 +15,107 @@ import (
 
 var (
 	_ engine.Store    = (*Store)(nil)
+	_ engine.History  = (*History)(nil)
 	_ engine.AuditLog = (*Audit)(nil)
 	_ engine.Jobs     = (*Jobs)(nil)
-	_ engine.History  = (*History)(nil)
 )
 
-// Store keeps each pipeline's ledger under its name in a KV bucket; the entry's
-// revision is the compare-and-set token.
-type Store struct{ kv jetstream.KeyValue }
+// errWrongLastSequence is JetStream's error code for a publish whose expected
+// last sequence of its subject did not hold: someone else appended first.
+const errWrongLastSequence jetstream.ErrorCode = 10071
+
+// Store keeps the pipelines ledger as a log of changes in the releases stream,
+// one subject per pipeline. The last message of a pipeline's subject is its
+// state, and its stream sequence the revision that a change must name to be
+// appended (Nats-Expected-Last-Subject-Sequence): compare-and-set and the
+// append of the change, its releases and its audit record are one write.
+type Store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// ledgerSubject is chatops.releases.<pipeline>, with '.' escaped so a name
+// stays one token.
+func ledgerSubject(pipeline string) string {
+	return releasesSubject + "." + strings.ReplaceAll(pipeline, ".", "%2E")
+}
 
 // Load implements engine.Store.
 func (s *Store) Load(ctx context.Context, pipeline string) (*engine.PipelineState, uint64, error) {
-	e, err := s.kv.Get(ctx, pipeline)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, ledgerSubject(pipeline))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, 0, engine.Errorf(engine.NotFound, "pipeline %s has no ledger yet", pipeline)
 	}
 	if err != nil {
 		return nil, 0, unavailable(fmt.Errorf("loading %s: %w", pipeline, err))
 	}
-	var st engine.PipelineState
-	if err := json.Unmarshal(e.Value(), &st); err != nil {
+	var ch engine.Change
+	if err := json.Unmarshal(m.Data, &ch); err != nil || ch.State == nil {
 		return nil, 0, &engine.Error{Code: engine.Internal, Msg: "the ledger of " + pipeline + " is unreadable", Err: err}
 	}
-	return &st, e.Revision(), nil
+	return ch.State, m.Sequence, nil
 }
 
-// Save implements engine.Store.
-func (s *Store) Save(ctx context.Context, st *engine.PipelineState, rev uint64) (uint64, error) {
-	data, err := json.Marshal(st)
+// Commit implements engine.Store.
+func (s *Store) Commit(ctx context.Context, ch *engine.Change, rev uint64) (uint64, error) {
+	data, err := json.Marshal(ch)
 	if err != nil {
-		return 0, &engine.Error{Code: engine.Internal, Msg: "encoding the ledger", Err: err}
+		return 0, &engine.Error{Code: engine.Internal, Msg: "encoding a change", Err: err}
 	}
-	var n uint64
-	if rev == 0 {
-		n, err = s.kv.Create(ctx, st.Name, data)
-	} else {
-		n, err = s.kv.Update(ctx, st.Name, data, rev)
-	}
+	ack, err := s.js.Publish(ctx, ledgerSubject(ch.Pipeline), data, jetstream.WithExpectLastSequencePerSubject(rev))
+	var apiErr *jetstream.APIError
 	switch {
-	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-		return 0, engine.Errorf(engine.Conflict, "the ledger of %s changed meanwhile", st.Name)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errWrongLastSequence:
+		return 0, engine.Errorf(engine.Conflict, "the ledger of %s changed meanwhile", ch.Pipeline)
 	case err != nil:
-		return 0, unavailable(fmt.Errorf("saving %s: %w", st.Name, err))
+		return 0, unavailable(fmt.Errorf("saving %s: %w", ch.Pipeline, err))
 	}
-	return n, nil
+	return ack.Sequence, nil
 }
 
-// Audit appends records to the audit stream, one subject per pipeline.
+// Find implements engine.Store.
+func (s *Store) Find(ctx context.Context, pipeline, key string, since time.Time) (*engine.Change, error) {
+	var found *engine.Change
+	err := readStream(ctx, s.js, ReleasesStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ledgerSubject(pipeline)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+	}, func(data []byte) {
+		var ch engine.Change
+		if found == nil && json.Unmarshal(data, &ch) == nil && ch.Key == key {
+			found = &ch
+		}
+	})
+	return found, err
+}
+
+// History reads every release from the ledger's log of changes.
+type History struct{ js jetstream.JetStream }
+
+// List implements engine.History.
+func (h *History) List(ctx context.Context, pipeline, slot string, limit int) ([]engine.Release, error) {
+	var all []engine.Release
+	err := readStream(ctx, h.js, ReleasesStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ledgerSubject(pipeline)},
+	}, func(data []byte) {
+		var ch engine.Change
+		if json.Unmarshal(data, &ch) != nil {
+			return
+		}
+		for _, a := range ch.Added {
+			if a.Slot == slot {
+				all = append(all, a.Release)
+			}
+		}
+	})
+	out := make([]engine.Release, 0, min(limit, len(all)))
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, all[i])
+	}
+	return out, err
+}
+
+// Audit appends records to the audit stream, one subject per pipeline. The
+// records of ledger changes live in the changes themselves; Read merges both.
 type Audit struct{ js jetstream.JetStream }
 
 // subject is chatops.audit.<pipeline>, with '.' escaped so a name stays one token.
@@ -71,13 +126,18 @@ func subject(pipeline string) string {
 	return auditSubject + "." + strings.ReplaceAll(pipeline, ".", "%2E")
 }
 
-// Append implements engine.AuditLog.
+// Append implements engine.AuditLog. A record of a job is published with the
+// job id and the event as its message id, so a repeat is dropped.
 func (a *Audit) Append(ctx context.Context, r *engine.AuditRecord) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return &engine.Error{Code: engine.Internal, Msg: "encoding an audit record", Err: err}
 	}
-	if _, err := a.js.Publish(ctx, subject(r.Pipeline), data); err != nil {
+	var opts []jetstream.PublishOpt
+	if r.JobID != "" {
+		opts = append(opts, jetstream.WithMsgID(r.JobID+"/"+strings.TrimSuffix("command/"+r.Event, "/")))
+	}
+	if _, err := a.js.Publish(ctx, subject(r.Pipeline), data, opts...); err != nil {
 		return unavailable(fmt.Errorf("writing the audit stream: %w", err))
 	}
 	return nil
@@ -85,21 +145,40 @@ func (a *Audit) Append(ctx context.Context, r *engine.AuditRecord) error {
 
 // Read implements engine.AuditLog.
 func (a *Audit) Read(ctx context.Context, q engine.AuditQuery) ([]engine.AuditRecord, error) {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if q.Pipeline != "" {
-		cfg.FilterSubjects = []string{subject(q.Pipeline)}
-	}
-	if !q.Since.IsZero() {
-		since := q.Since
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
 	var out []engine.AuditRecord
-	err := readStream(ctx, a.js, AuditStream, cfg, func(data []byte) {
-		var r engine.AuditRecord
-		if json.Unmarshal(data, &r) == nil {
-			out = append(out, r)
+	read := func(stream, subject string, decode func([]byte) *engine.AuditRecord) error {
+		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+		if q.Pipeline != "" {
+			cfg.FilterSubjects = []string{subject}
 		}
+		if !q.Since.IsZero() {
+			since := q.Since
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+		}
+		return readStream(ctx, a.js, stream, cfg, func(data []byte) {
+			if r := decode(data); r != nil {
+				out = append(out, *r)
+			}
+		})
+	}
+	err := read(AuditStream, subject(q.Pipeline), func(data []byte) *engine.AuditRecord {
+		var r engine.AuditRecord
+		if json.Unmarshal(data, &r) != nil {
+			return nil
+		}
+		return &r
 	})
+	if err != nil {
+		return nil, err
+	}
+	err = read(ReleasesStream, ledgerSubject(q.Pipeline), func(data []byte) *engine.AuditRecord {
+		var ch engine.Change
+		if json.Unmarshal(data, &ch) != nil {
+			return nil
+		}
+		return ch.Audit // nil for the releases of older versions
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[len(out)-q.Limit:]
 	}
@@ -146,96 +225,113 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 	}
 }
 
-// History keeps every release in a stream, one subject per pipeline and slot.
-type History struct{ js jetstream.JetStream }
-
-func historySubject(pipeline, slot string) string {
-	esc := strings.NewReplacer(".", "%2E", "/", "%2F")
-	return releasesSubject + "." + esc.Replace(pipeline) + "." + esc.Replace(slot)
+// Jobs keeps job records in a KV bucket whose entries expire, long after any
+// redelivery of their job.
+type Jobs struct {
+	kv     jetstream.KeyValue
+	stream jetstream.Stream // the bucket's own stream, read backwards by List
 }
 
-// Append implements engine.History. The message id makes a repeat a no-op.
-func (h *History) Append(ctx context.Context, pipeline string, seq uint64, slot string, r engine.Release) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return &engine.Error{Code: engine.Internal, Msg: "encoding a release", Err: err}
-	}
-	id := fmt.Sprintf("%s/%d/%s", pipeline, seq, slot)
-	if _, err := h.js.Publish(ctx, historySubject(pipeline, slot), data, jetstream.WithMsgID(id)); err != nil {
-		return unavailable(fmt.Errorf("writing the release history: %w", err))
-	}
-	return nil
-}
-
-// List implements engine.History.
-func (h *History) List(ctx context.Context, pipeline, slot string, limit int) ([]engine.Release, error) {
-	var all []engine.Release
-	err := readStream(ctx, h.js, ReleasesStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{historySubject(pipeline, slot)},
-	}, func(data []byte) {
-		var r engine.Release
-		if json.Unmarshal(data, &r) == nil {
-			all = append(all, r)
-		}
-	})
-	out := make([]engine.Release, 0, min(limit, len(all)))
-	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, all[i])
-	}
-	return out, err
-}
-
-// Jobs keeps job records in a KV bucket whose entries expire.
-type Jobs struct{ kv jetstream.KeyValue }
-
-// Put implements engine.Jobs.
-func (j *Jobs) Put(ctx context.Context, job *engine.Job) error {
+// Create implements engine.Jobs.
+func (j *Jobs) Create(ctx context.Context, job *engine.Job) (bool, error) {
 	data, err := json.Marshal(job)
 	if err != nil {
-		return &engine.Error{Code: engine.Internal, Msg: "encoding a job", Err: err}
+		return false, &engine.Error{Code: engine.Internal, Msg: "encoding a job", Err: err}
 	}
-	if _, err := j.kv.Put(ctx, job.ID, data); err != nil {
-		return unavailable(fmt.Errorf("saving job %s: %w", job.ID, err))
+	_, err = j.kv.Create(ctx, job.ID, data)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil
+	case err != nil:
+		return false, unavailable(fmt.Errorf("saving job %s: %w", job.ID, err))
 	}
-	return nil
+	return true, nil
+}
+
+// Update implements engine.Jobs.
+func (j *Jobs) Update(ctx context.Context, id string, fn func(*engine.Job) error) (*engine.Job, error) {
+	for {
+		job, rev, err := j.get(ctx, id)
+		if engine.ErrorCode(err) == engine.NotFound {
+			job, rev, err = &engine.Job{ID: id}, 0, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(job); err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(job)
+		if err != nil {
+			return nil, &engine.Error{Code: engine.Internal, Msg: "encoding a job", Err: err}
+		}
+		if rev == 0 {
+			_, err = j.kv.Create(ctx, id, data)
+		} else {
+			_, err = j.kv.Update(ctx, id, data, rev)
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			continue // another writer: again, on fresh state
+		case err != nil:
+			return nil, unavailable(fmt.Errorf("saving job %s: %w", id, err))
+		}
+		return job, nil
+	}
 }
 
 // Get implements engine.Jobs.
 func (j *Jobs) Get(ctx context.Context, id string) (*engine.Job, error) {
+	job, _, err := j.get(ctx, id)
+	return job, err
+}
+
+func (j *Jobs) get(ctx context.Context, id string) (*engine.Job, uint64, error) {
 	e, err := j.kv.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return nil, engine.Errorf(engine.NotFound, "no job %q (jobs are kept for a week)", id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, engine.Errorf(engine.NotFound, "no job %q (jobs are kept for a week)", id)
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, 0, unavailable(err)
 	}
 	var job engine.Job
 	if err := json.Unmarshal(e.Value(), &job); err != nil {
-		return nil, &engine.Error{Code: engine.Internal, Msg: "job " + id + " is unreadable", Err: err}
+		return nil, 0, &engine.Error{Code: engine.Internal, Msg: "job " + id + " is unreadable", Err: err}
 	}
-	return &job, nil
+	return &job, e.Revision(), nil
 }
 
-// List implements engine.Jobs.
+// List implements engine.Jobs: it reads the bucket's stream backwards from its
+// last message, so it costs a few reads whatever the number of jobs.
 func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
-	w, err := j.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	info, err := j.stream.Info(ctx)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	defer w.Stop()
 	var out []engine.Job
-	for e := range w.Updates() {
-		if e == nil {
-			break // the initial values are all in
+	seen := map[string]bool{}
+	// Each job is written a few times, and superseded writes are gone: a
+	// bounded scan finds the latest jobs without reading them all.
+	budget := max(limit, 1) * 50
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit && budget > 0; seq-- {
+		budget--
+		m, err := j.stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
 		}
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		key := strings.TrimPrefix(m.Subject, "$KV."+JobsBucket+".")
+		if seen[key] || len(m.Data) == 0 {
+			seen[key] = true
+			continue
+		}
+		seen[key] = true
 		var job engine.Job
-		if err := json.Unmarshal(e.Value(), &job); err == nil {
+		if json.Unmarshal(m.Data, &job) == nil {
 			out = append(out, job)
 		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Started.After(out[b].Started) })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
 	}
 	return out, nil
 }

@@ -9,38 +9,42 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// setup finds or creates the buckets and the stream.
+// setup finds or creates the buckets and the streams.
 func (c *Conn) setup(ctx context.Context, opts Options) error {
-	pipelines, err := c.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket: PipelinesBucket, Description: "chatops pipelines ledger", History: 5,
+	jobs, err := c.bucket(ctx, jetstream.KeyValueConfig{
+		Bucket: JobsBucket, Description: "chatops jobs: each from queued to its outcome and answer", History: 1, TTL: opts.JobTTL,
 		Storage: jetstream.FileStorage, Replicas: opts.Replicas,
 	})
 	if err != nil {
 		return err
 	}
-	jobs, err := c.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket: JobsBucket, Description: "chatops jobs", History: 1, TTL: opts.JobTTL,
-		Storage: jetstream.FileStorage, Replicas: opts.Replicas,
-	})
+	jobsStream, err := c.js.Stream(ctx, "KV_"+JobsBucket)
 	if err != nil {
-		return err
+		return unavailable(fmt.Errorf("bucket %s: %w", JobsBucket, err))
 	}
 	if err := c.stream(ctx, jetstream.StreamConfig{
 		Name: AuditStream, Description: "chatops audit: every command from every adapter",
 		Subjects: []string{auditSubject + ".>"}, Storage: jetstream.FileStorage,
 		Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true,
+		// Outlasts the redelivery of a job whose worker died, so its
+		// record is kept once.
+		Duplicates: 30 * time.Minute,
 	}); err != nil {
 		return err
 	}
 	if err := c.stream(ctx, jetstream.StreamConfig{
-		Name: ReleasesStream, Description: "chatops releases: every release of every stage",
+		Name: ReleasesStream, Description: "chatops ledger: every change of every pipeline, with its releases and audit record",
 		Subjects: []string{releasesSubject + ".>"}, Storage: jetstream.FileStorage,
-		Replicas: opts.Replicas, DenyDelete: true, Duplicates: 10 * time.Minute,
+		Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true, AllowDirect: true,
 	}); err != nil {
 		return err
 	}
-	c.Store = &Store{kv: pipelines}
-	c.Jobs = &Jobs{kv: jobs}
+	ledger, err := c.js.Stream(ctx, ReleasesStream)
+	if err != nil {
+		return unavailable(fmt.Errorf("stream %s: %w", ReleasesStream, err))
+	}
+	c.Store = &Store{js: c.js, stream: ledger}
+	c.Jobs = &Jobs{kv: jobs, stream: jobsStream}
 	c.Audit = &Audit{js: c.js}
 	c.History = &History{js: c.js}
 	return nil

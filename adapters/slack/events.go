@@ -103,7 +103,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if thread == "" {
 		thread = ev.TS
 	}
-	reply := map[string]string{"channel": ev.Channel, "thread_ts": thread, "team": cb.TeamID}
+	reply := map[string]string{"channel": ev.Channel, "thread_ts": thread, "team": cb.TeamID, "user": ev.User}
 	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, ev.User), Channel: ev.Channel}
 	// Slack retries an event up to 5 minutes later: its event_id is the job id,
 	// so the queue runs it once.
@@ -115,7 +115,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	} else {
 		job.Command = cmd.Canonical()
 	}
-	if _, err := s.Queue.Enqueue(r.Context(), job); err != nil {
+	if _, err := s.enqueue(r.Context(), job); err != nil {
 		// Slack will retry the event: answer 5xx so it does.
 		s.Log.Error("enqueue failed", "event", cb.EventID, "err", err)
 		http.Error(w, "cannot take commands right now", http.StatusServiceUnavailable)

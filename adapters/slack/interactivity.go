@@ -54,6 +54,11 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 	actor := s.Engine.Identify(engine.SourceSlack, cb.User.ID)
 	msg, job := s.answerClick(ctx, actor, act.ActionID, act.Value, cb.ResponseURL)
 	if job != nil {
+		for k, v := range clickRoutes(job.Reply, cb) {
+			job.Reply[k] = v
+		}
+	}
+	if job != nil {
 		// Say "running" before the job can answer, so the answer is not
 		// replaced by it; then enqueue.
 		if s.Respond != nil && cb.ResponseURL != "" {
@@ -63,7 +68,7 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 			}
 			cancel()
 		}
-		if _, err := s.Queue.Enqueue(ctx, job); err != nil {
+		if _, err := s.enqueue(ctx, job); err != nil {
 			s.Log.Error("enqueue failed", "job", job.ID, "err", err)
 			msg = &Message{ReplaceOriginal: true, Text: "chatops cannot take commands right now; `" + job.Command + "` was not run. Run it again in a moment."}
 		} else {
@@ -133,7 +138,7 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 	}
 	job := &engine.QueuedJob{
 		ID: "i" + i.ID, Command: i.Command, Actor: i.Requester, Channel: i.Channel, Confirmed: true,
-		Enqueued: now, Reply: map[string]string{"response_url": responseURL, "replace": "1"},
+		Enqueued: now, Reply: map[string]string{"response_url": responseURL, "replace": "1", "user": i.Requester.Identity},
 	}
 	if approver {
 		job.Approver = actor.ID
@@ -150,6 +155,16 @@ func joinOr(groups []string) string {
 			out += " or "
 		}
 		out += g
+	}
+	return out
+}
+
+// clickRoutes adds the routes a click knows to a job's reply: the channel and
+// team, for answers that cannot use the response_url.
+func clickRoutes(reply map[string]string, cb *slack.InteractionCallback) map[string]string {
+	out := map[string]string{"team": cb.Team.ID}
+	if cb.Channel.ID != "" && reply["channel"] == "" {
+		out["channel"] = cb.Channel.ID
 	}
 	return out
 }

@@ -134,9 +134,9 @@ func (s *Server) submitModal(w http.ResponseWriter, r *http.Request, cb *slack.I
 	sum := sha256.Sum256([]byte(cb.View.ID + "\x00" + cb.View.Hash))
 	job := &engine.QueuedJob{
 		ID: "v" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: c.Channel,
-		Enqueued: time.Now(), Reply: map[string]string{"channel": c.Channel, "team": cb.Team.ID},
+		Enqueued: time.Now(), Reply: map[string]string{"channel": c.Channel, "team": cb.Team.ID, "user": cb.User.ID},
 	}
-	if _, err := s.Queue.Enqueue(r.Context(), job); err != nil {
+	if _, err := s.enqueue(r.Context(), job); err != nil {
 		writeJSON(w, slack.NewErrorsViewSubmissionResponse(map[string]string{blockCommand: "chatops cannot take commands right now; try again in a moment."}))
 		return
 	}

@@ -210,9 +210,9 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(body)
 	job := &engine.QueuedJob{
 		ID: "s" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: channel,
-		Enqueued: time.Now(), Reply: map[string]string{"response_url": form.Get("response_url"), "team": form.Get("team_id")},
+		Enqueued: time.Now(), Reply: map[string]string{"response_url": form.Get("response_url"), "team": form.Get("team_id"), "user": user},
 	}
-	dup, err := s.Queue.Enqueue(r.Context(), job)
+	dup, err := s.enqueue(r.Context(), job)
 	if err != nil {
 		s.Log.Error("enqueue failed", "job", job.ID, "err", err)
 		writeJSON(w, RenderError(&engine.Error{Code: engine.Unavailable, Msg: "chatops cannot take commands right now; `" + job.Command + "` was not run. Try again in a moment."}, ""))
@@ -227,6 +227,20 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	ack.Blocks = append(ack.Blocks, contextLine(":hourglass_flowing_sand: <@"+user+"> ran `"+escape(slash+" "+job.Command)+"` · job "+job.ID))
 	writeJSON(w, ack)
 	s.metrics.ack.Observe(time.Since(start).Seconds())
+}
+
+// enqueue stores a job durably and records it as queued, so jobs shows it
+// from now on. A job enqueued before (a retried request) is a duplicate.
+func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, error) {
+	dup, err := s.Queue.Enqueue(ctx, job)
+	if err != nil || dup {
+		return dup, err
+	}
+	if err := s.Engine.Accept(ctx, job); err != nil {
+		// The job is queued; its worker records it when it starts.
+		s.Log.Warn("recording a queued job", "job", job.ID, "err", err)
+	}
+	return false, nil
 }
 
 // api returns the Web API client for a workspace.

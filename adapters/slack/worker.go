@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,19 +19,21 @@ import (
 // DefaultResponseHosts are the hosts a response_url may point at.
 var DefaultResponseHosts = []string{"hooks.slack.com"}
 
-// Worker runs queued jobs and answers through their response_url.
+// Worker runs queued jobs and posts their answers to the outbox, which
+// delivers them on its own schedule: running a command is separate from
+// answering it, so a failed answer never runs a command again.
 type Worker struct {
 	Engine *engine.Engine
 	Queue  engine.Queue
-	// HTTP makes every outbound call: retries with backoff, 429 Retry-After
-	// honoured. NewHTTPClient builds one.
+	Outbox engine.Outbox
+	// Name identifies this worker in job records: host and process.
+	Name string
+	// MaxAttempts is the delivery after which a job that still cannot be
+	// claimed is answered as not run; DefaultMaxAttempts when zero.
+	MaxAttempts int
+	// HTTP makes the progress posts; NewHTTPClient builds one.
 	HTTP *retryablehttp.Client
-	// ResponseHosts are the host[:port]s a response_url may name;
-	// DefaultResponseHosts when nil. Anything else is refused, so a forged
-	// request cannot make chatops post elsewhere.
-	ResponseHosts []string
-	// API posts answers to events (chat.postMessage in their thread); nil
-	// without a bot token.
+	// API posts progress in threads; nil without a bot token.
 	API *slack.Client
 	// OAuth gives each workspace's own client, when installed by OAuth.
 	OAuth *OAuth
@@ -43,6 +44,9 @@ type Worker struct {
 	QuestionTTL time.Duration
 	Log         *slog.Logger
 }
+
+// DefaultMaxAttempts matches the job queue's bound on deliveries.
+const DefaultMaxAttempts = 10
 
 // NewAPI returns a Web API client whose calls go through the retrying client;
 // apiURL is Slack's unless a test gives its own.
@@ -81,52 +85,104 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.Queue.Work(ctx, w.handle)
 }
 
-// handle runs one job and posts its outcome. An error sends the job back to
-// the queue; its idempotency key keeps the ledger from changing twice.
+// handle runs one job, at most once whatever its deliveries, and posts its
+// answer. An error means nothing of the job ran: the queue delivers it again.
 func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if text := j.Reply["refusal"]; text != "" {
-		return w.answer(ctx, j, RenderRefusal(text, j.Command))
+		return w.post(ctx, j, RenderRefusal(text, j.Command))
 	}
 	progress := newThreadProgress(w.api(ctx, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
-	res, err := w.Engine.RunJob(ctx, j, func(line string) { progress.add(ctx, line) })
+	job, err := w.Engine.RunJob(ctx, j, w.Name, func(line string) { progress.add(ctx, line) })
+	if err != nil {
+		max := w.MaxAttempts
+		if max == 0 {
+			max = DefaultMaxAttempts
+		}
+		if j.Attempt < max {
+			w.Log.Warn("job not run; it will be tried again", "job", j.ID, "attempt", j.Attempt, "err", err)
+			return err
+		}
+		if job, err = w.Engine.GiveUp(ctx, j, err); err != nil {
+			return err
+		}
+	}
 	progress.flush(ctx)
+	if job.Answer != "" {
+		return nil // answered by an earlier delivery
+	}
 	if progress.thread != "" && j.Reply["thread_ts"] == "" {
 		j.Reply["thread_ts"] = progress.thread // the answer joins the thread if it cannot use the response_url
 	}
-	var msg Message
-	var ee *engine.ConfirmationError
-	if errors.As(err, &ee) && w.Interactions != nil {
-		if msg, err = w.ask(ctx, j, ee); err != nil {
-			return err
-		}
-		return w.answer(ctx, j, msg)
-	}
+	msg, err := w.render(ctx, j, job)
 	if err != nil {
+		return err
+	}
+	return w.post(ctx, j, msg)
+}
+
+// render turns a finished job into its answer.
+func (w *Worker) render(ctx context.Context, j *engine.QueuedJob, job *engine.Job) (Message, error) {
+	if job.Question != nil && w.Interactions != nil {
+		return w.ask(ctx, j, job.Question)
+	}
+	var msg Message
+	if err := job.Err(); err != nil {
 		msg = RenderError(err, j.Command)
-		if engine.ErrorCode(err) == engine.Unavailable && j.Attempt < 3 {
-			return err // try again later; the user hears of it if it keeps failing
-		}
 	} else {
+		res := job.Result
+		if res == nil {
+			res = &engine.Result{Title: j.Command}
+		}
 		msg = RenderResult(res, j.Command, j.ID)
 	}
 	msg.ReplaceOriginal = j.Reply["replace"] == "1"
-	return w.answer(ctx, j, msg)
+	return msg, nil
+}
+
+// post puts a job's answer in the outbox, once, and records that it is on its
+// way.
+func (w *Worker) post(ctx context.Context, j *engine.QueuedJob, msg Message) error {
+	data, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	reply := map[string]string{}
+	for k, v := range j.Reply {
+		reply[k] = v
+	}
+	if reply["channel"] == "" {
+		reply["channel"] = j.Channel
+	}
+	if reply["user"] == "" {
+		reply["user"] = j.Actor.Identity
+	}
+	if reply["enqueued"] == "" && !j.Enqueued.IsZero() {
+		reply["enqueued"] = j.Enqueued.UTC().Format(time.RFC3339Nano)
+	}
+	d := &engine.Delivery{ID: j.ID + "/answer", JobID: j.ID, Reply: reply, Message: data, Created: w.Engine.Now()}
+	if err := w.Outbox.Post(ctx, d); err != nil {
+		return err
+	}
+	if err := w.Engine.Answered(ctx, j.ID); err != nil {
+		w.Log.Warn("recording an answer", "job", j.ID, "err", err)
+	}
+	return nil
 }
 
 // ask stores the question a command raised and returns the message with its
 // buttons.
-func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.ConfirmationError) (Message, error) {
+func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, q *engine.ConfirmationError) (Message, error) {
 	ttl := w.QuestionTTL
 	if ttl == 0 {
 		ttl = 10 * time.Minute
 	}
 	i := &engine.Interaction{
 		ID: "q" + engine.NewID(), Command: j.Command, Requester: j.Actor, Channel: j.Channel,
-		Question: ee.Question, Approvers: ee.Approvers, Pipeline: ee.Pipeline,
+		Question: q.Question, Approvers: q.Approvers, Pipeline: q.Pipeline,
 		Expires: w.Engine.Now().Add(ttl), Reply: j.Reply,
 	}
-	if ee.Pipeline != "" {
-		rev, err := w.Engine.Revision(ctx, ee.Pipeline)
+	if q.Pipeline != "" {
+		rev, err := w.Engine.Revision(ctx, q.Pipeline)
 		if err != nil {
 			return Message{}, err
 		}
@@ -136,35 +192,6 @@ func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, ee *engine.Confir
 		return Message{}, err
 	}
 	return RenderQuestion(i, ttl), nil
-}
-
-// answer posts msg where the job came from: its response_url, or its channel
-// and thread through the Web API.
-func (w *Worker) answer(ctx context.Context, j *engine.QueuedJob, msg Message) error {
-	var err error
-	channel := j.Reply["channel"]
-	if channel == "" {
-		channel = j.Channel
-	}
-	// A response_url serves for 30 minutes; a job that waited longer (a slow
-	// queue, a late confirmation) answers through the Web API.
-	fresh := j.Enqueued.IsZero() || w.Engine.Now().Sub(j.Enqueued) < responseURLLife
-	api := w.api(ctx, j.Reply["team"])
-	switch {
-	case j.Reply["response_url"] != "" && (fresh || api == nil):
-		err = w.Respond(ctx, j.Reply["response_url"], msg)
-	case channel != "" && api != nil:
-		_, _, err = api.PostMessageContext(ctx, channel,
-			slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks...), slack.MsgOptionTS(j.Reply["thread_ts"]))
-	}
-	if err != nil {
-		w.Log.Error("answering a job", "job", j.ID, "err", err)
-		var refused *refusedURL
-		if errors.As(err, &refused) {
-			return nil // no retry makes a forbidden host allowed
-		}
-	}
-	return err
 }
 
 // api returns the Web API client for a workspace: its OAuth installation's, or
@@ -178,10 +205,20 @@ func (w *Worker) api(ctx context.Context, team string) *slack.Client {
 	return w.API
 }
 
+// Responder posts to response_urls on allowed hosts: the gateway's immediate
+// answers to clicks. Answers to jobs go through the outbox.
+type Responder struct {
+	HTTP *retryablehttp.Client
+	// ResponseHosts are the host[:port]s a response_url may name;
+	// DefaultResponseHosts when nil. Anything else is refused, so a forged
+	// request cannot make chatops post elsewhere.
+	ResponseHosts []string
+}
+
 // Respond posts msg to a response_url on an allowed host.
-func (w *Worker) Respond(ctx context.Context, responseURL string, msg Message) error {
+func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message) error {
 	if w.HTTP == nil {
-		w.HTTP = NewHTTPClient(w.Log)
+		w.HTTP = NewHTTPClient(nil)
 	}
 	u, err := url.Parse(responseURL)
 	if err != nil || !w.allowed(u) {
@@ -216,7 +253,7 @@ func (e *refusedURL) Error() string {
 
 // allowed accepts https URLs on the allowed hosts, and plain http only on
 // loopback (for tests).
-func (w *Worker) allowed(u *url.URL) bool {
+func (w *Responder) allowed(u *url.URL) bool {
 	hosts := w.ResponseHosts
 	if hosts == nil {
 		hosts = DefaultResponseHosts

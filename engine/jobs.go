@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// errClaimed stops a claim: the job's record says it is past queued.
+var errClaimed = errors.New("job already claimed")
+
+// RunJob runs a queued job on a worker, at most once. The worker claims the
+// job by moving its record from queued to running before anything runs. A
+// redelivered job whose record is past that is not run again:
+//   - finished: its stored outcome is returned, to be answered again;
+//   - running, so its worker died: an idempotent command (a read, or a ledger
+//     change keyed by the job id) is finished; any other is given the outcome
+//     unknown, said plainly and audited.
+//
+// The returned job holds the outcome. An error means the job could not be
+// claimed or recorded (nothing of it ran): the queue may deliver it again.
+func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progress func(string)) (*Job, error) {
+	now := e.Now()
+	var prev Job
+	job, err := e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
+		prev = *rec
+		switch rec.State {
+		case "", JobQueued:
+			*rec = Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
+				State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress}
+			return nil
+		case JobRunning:
+			rec.Attempts++
+			rec.Worker = worker
+			return nil
+		}
+		return errClaimed
+	})
+	if errors.Is(err, errClaimed) {
+		return e.finished(ctx, &prev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := Context{Actor: j.Actor, Channel: j.Channel, Confirmed: j.Confirmed, Approver: j.Approver,
+		IdempotencyKey: j.ID, JobID: j.ID, Progress: progress}
+	cmd, perr := e.Grammar.Parse(j.Command)
+	if prev.State == JobRunning {
+		// Its worker died while it ran.
+		if perr != nil || !e.actions[cmd.Spec].idempotent {
+			return e.unknown(ctx, job, prev.Worker)
+		}
+		c.recovering = prev.Started
+	}
+	if perr != nil {
+		_, err := e.finish(ctx, &run{e: e, c: c, rec: e.record(c, j.Command), start: now}, job, nil, perr)
+		job.Question = nil
+		return job, ignore(err)
+	}
+	_, err = e.execute(ctx, c, cmd, job)
+	return job, ignore(err)
+}
+
+// ignore drops a command's own error: it is the job's outcome, stored in it.
+func ignore(error) error { return nil }
+
+// finished returns a job redelivered after it finished, making sure its audit
+// record was written (a worker may have died between the two).
+func (e *Engine) finished(ctx context.Context, job *Job) (*Job, error) {
+	if job.Answer == "" && !job.AuditedWithChange {
+		rec := &AuditRecord{At: job.Finished, JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
+			Command: job.Command, Decision: "allowed", Outcome: job.Outcome, Message: job.Message, ErrorRef: job.ErrorRef,
+			Duration: job.Finished.Sub(job.Started)}
+		if err := e.Audit.Append(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
+	return job, nil
+}
+
+// unknown gives a job whose worker died while it ran the outcome unknown.
+func (e *Engine) unknown(ctx context.Context, job *Job, worker string) (*Job, error) {
+	msg := fmt.Sprintf("`%s` started (job %s) but the worker running it stopped before it finished, so whether it did its work is unknown. "+
+		"Check its effect before running it again; it will not be run again by itself.", job.Command, job.ID)
+	if worker != "" {
+		msg = fmt.Sprintf("`%s` started on %s (job %s) but that worker stopped before it finished, so whether it did its work is unknown. "+
+			"Check its effect before running it again; it will not be run again by itself.", job.Command, worker, job.ID)
+	}
+	rec := &AuditRecord{At: e.Now(), JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
+		Command: job.Command, Decision: "allowed", Outcome: string(Unknown), Message: msg, Duration: e.Now().Sub(job.Started)}
+	if err := e.Audit.Append(ctx, rec); err != nil {
+		return nil, err
+	}
+	return e.Jobs.Update(context.WithoutCancel(ctx), job.ID, func(j *Job) error {
+		j.State, j.Outcome, j.Message, j.Finished = JobUnknown, string(Unknown), msg, e.Now()
+		return nil
+	})
+}
+
+// GiveUp ends a job that could not be run after every attempt: nothing of it
+// ran, and the person is told so.
+func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, error) {
+	msg := fmt.Sprintf("`%s` was not run: chatops could not reach its store (%v). Nothing changed; run it again.", j.Command, ErrorMessage(cause))
+	rec := &AuditRecord{At: e.Now(), JobID: j.ID, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
+		Command: j.Command, Decision: "allowed", Outcome: string(Unavailable), Message: msg}
+	if err := e.Audit.Append(ctx, rec); err != nil {
+		return nil, err
+	}
+	return e.Jobs.Update(context.WithoutCancel(ctx), j.ID, func(rec *Job) error {
+		if rec.Final() {
+			return errClaimed
+		}
+		rec.Command, rec.Actor, rec.Source = j.Command, j.Actor.ID, j.Actor.Source
+		rec.State, rec.Outcome, rec.Message, rec.Finished = JobFailed, string(Unavailable), msg, e.Now()
+		return nil
+	})
+}
+
+// Accept records a job as queued, once: an adapter calls it when it has
+// enqueued the job, so jobs shows it from then on. A job already recorded is
+// left as it is.
+func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
+	_, err := e.Jobs.Create(ctx, &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source,
+		Channel: j.Channel, State: JobQueued, Queued: j.Enqueued})
+	return err
+}
+
+// Answered records that a job's answer is on its way (in the outbox).
+func (e *Engine) Answered(ctx context.Context, id string) error {
+	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {
+		if j.Answer == "" {
+			j.Answer = "posted"
+		}
+		return nil
+	})
+	return err
+}
+
+// Delivered records that a job's answer reached the person, and how.
+func (e *Engine) Delivered(ctx context.Context, id, route string) error {
+	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {
+		j.Answer = "delivered by " + route
+		return nil
+	})
+	return err
+}
+
+// Undelivered records that a job's answer reached nobody: in the job, whose
+// state becomes undelivered (its outcome stays), and in the audit stream.
+func (e *Engine) Undelivered(ctx context.Context, id, reason string) error {
+	job, err := e.Jobs.Update(ctx, id, func(j *Job) error {
+		j.State, j.Answer = JobUndelivered, "undelivered: "+reason
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.Audit.Append(ctx, &AuditRecord{At: e.Now(), JobID: id, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
+		Command: job.Command, Decision: "allowed", Outcome: job.Outcome, Message: "answer undelivered: " + reason, Event: "undelivered"})
+}
+
+// progressInterval spaces out the writes of a job's progress to its record.
+const progressInterval = 500 * time.Millisecond
+
+// progressRecorder passes progress lines on and keeps them in the job's
+// record, written at most every progressInterval and once at the end.
+type progressRecorder struct {
+	e    *Engine
+	ctx  context.Context
+	id   string
+	next func(string)
+
+	mu      sync.Mutex
+	pending []string
+	last    time.Time
+}
+
+func newProgressRecorder(e *Engine, ctx context.Context, id string, next func(string)) *progressRecorder {
+	return &progressRecorder{e: e, ctx: context.WithoutCancel(ctx), id: id, next: next, last: e.Now()}
+}
+
+func (p *progressRecorder) add(line string) {
+	if p.next != nil {
+		p.next(line)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = append(p.pending, line)
+	if p.e.Now().Sub(p.last) >= progressInterval {
+		p.flushLocked()
+	}
+}
+
+func (p *progressRecorder) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+}
+
+// maxProgress bounds the lines a job's record keeps: the last ones.
+const maxProgress = 200
+
+func (p *progressRecorder) flushLocked() {
+	if len(p.pending) == 0 {
+		return
+	}
+	lines := p.pending
+	p.pending, p.last = nil, p.e.Now()
+	if _, err := p.e.Jobs.Update(p.ctx, p.id, func(j *Job) error {
+		j.Progress = append(j.Progress, lines...)
+		if n := len(j.Progress); n > maxProgress {
+			j.Progress = append([]string(nil), j.Progress[n-maxProgress:]...)
+		}
+		return nil
+	}); err != nil {
+		p.e.Log.Warn("recording progress", "job", p.id, "err", err)
+	}
+}

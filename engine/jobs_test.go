@@ -1,0 +1,199 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatops/chatops/adapters/exec"
+	"github.com/chatops/chatops/engine"
+)
+
+func queued(e *engine.Engine, id, who, command string) *engine.QueuedJob {
+	return &engine.QueuedJob{ID: id, Command: command, Actor: e.Identify(engine.SourceSlack, who), Confirmed: true, Enqueued: e.Now(), Attempt: 1}
+}
+
+// releasesOf counts how often each version went into slot, by the full history.
+func releasesOf(t *testing.T, e *engine.Engine, pipeline, slot string) map[string]int {
+	t.Helper()
+	list, err := e.History.List(context.Background(), pipeline, slot, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, r := range list {
+		n[r.Version]++
+	}
+	return n
+}
+
+// TestRunJobOnce: a job delivered three times runs once; the later deliveries
+// get the stored outcome, and the audit holds one record.
+func TestRunJobOnce(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	j := queued(e, "job-1", "alice", "release demo 9.0.0 to development")
+	if err := e.Accept(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.Jobs.Get(ctx, "job-1"); got.State != engine.JobQueued {
+		t.Fatalf("accepted job is %q, want queued", got.State)
+	}
+	for i := range 3 {
+		job, err := e.RunJob(ctx, j, "w1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State != engine.JobDone || job.Result == nil || job.Result.Text != "Released demo 9.0.0 into development." {
+			t.Fatalf("delivery %d: job %+v", i+1, job)
+		}
+	}
+	if n := releasesOf(t, e, "demo", "development")["9.0.0"]; n != 1 {
+		t.Errorf("9.0.0 released %d times", n)
+	}
+	recs, err := e.Audit.Read(ctx, engine.AuditQuery{Pipeline: "demo"})
+	if err != nil || len(recs) != 1 {
+		t.Errorf("audit holds %d records (%v), want 1", len(recs), err)
+	}
+}
+
+// TestTakeOverLedgerChange reproduces "a redelivered ledger change can apply
+// twice": a worker made a change and died before it recorded the outcome;
+// 400 other releases came in between; the redelivered job must not make it
+// again (the ledger used to remember only its last 256 keys).
+func TestTakeOverLedgerChange(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	j := queued(e, "job-dead", "alice", "release demo 9.0.0 to development")
+	if _, err := e.RunJob(ctx, j, "w1", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The worker died after its change, before it recorded the outcome.
+	if _, err := e.Jobs.Update(ctx, j.ID, func(r *engine.Job) error {
+		r.State, r.Outcome, r.Result, r.Finished = engine.JobRunning, "", nil, time.Time{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		other := queued(e, "job-other-"+string(rune('a'+i%26))+strings.Repeat("x", i/26), "alice", "release demo 10.0."+itoa(i)+" to development")
+		if _, err := e.RunJob(ctx, other, "w2", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job, err := e.RunJob(ctx, j, "w3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != engine.JobDone || job.Result.Text != "Released demo 9.0.0 into development." {
+		t.Errorf("taken over: %+v", job)
+	}
+	n := releasesOf(t, e, "demo", "development")
+	if n["9.0.0"] != 1 {
+		t.Errorf("9.0.0 released %d times, want once", n["9.0.0"])
+	}
+	st, _, _ := e.Store.Load(ctx, "demo")
+	if cur := st.Slots["development"].Current.Version; cur != "10.0.399" {
+		t.Errorf("development runs %s: the repeat overwrote a newer version", cur)
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+const appendConfig = `
+pipelines:
+  - name: demo
+    stages: [development, staging, production]
+commands:
+  - usage: "note <text>"
+    exec:
+      argv: [sh, -c, 'echo "$0" >> "$1"; exit $2', "{text}", "FILE", "0"]
+  - usage: "flaky <text>"
+    exec:
+      argv: [sh, -c, 'echo "$0" >> "$1"; exit 1', "{text}", "FILE"]
+`
+
+func appendEngine(t *testing.T) (*engine.Engine, string) {
+	file := filepath.Join(t.TempDir(), "ran")
+	cfg, err := engine.ParseConfig("chatops.yaml", []byte(strings.ReplaceAll(appendConfig, "FILE", file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, cfg)
+	e.Runner = exec.Runner{}
+	return e, file
+}
+
+func lines(t *testing.T, file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(data))
+}
+
+// TestDeadWorkerUnknown: a custom command whose worker died while it ran is
+// not run again: its outcome is unknown, said plainly and audited once.
+func TestDeadWorkerUnknown(t *testing.T) {
+	e, file := appendEngine(t)
+	ctx := context.Background()
+	j := queued(e, "job-x", "alice", "note hello")
+	// A worker claimed it and died while the program ran.
+	if _, err := e.Jobs.Update(ctx, j.ID, func(r *engine.Job) error {
+		*r = engine.Job{ID: j.ID, Command: j.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: e.Now()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		job, err := e.RunJob(ctx, j, "w2", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State != engine.JobUnknown || !strings.Contains(job.Message, "whether it did its work is unknown") {
+			t.Fatalf("job %+v", job)
+		}
+		if err := job.Err(); engine.ErrorCode(err) != engine.Unknown {
+			t.Errorf("stored error %v", err)
+		}
+	}
+	if got := lines(t, file); len(got) != 0 {
+		t.Errorf("the program ran again: %q", got)
+	}
+	recs, _ := e.Audit.Read(ctx, engine.AuditQuery{})
+	if len(recs) != 1 || recs[0].Outcome != "unknown" {
+		t.Errorf("audit %+v, want one unknown record", recs)
+	}
+}
+
+// TestFailedCommandNotRetried: a program exiting 1 is an outcome, stored and
+// answered; it is not run again when the job is delivered again.
+func TestFailedCommandNotRetried(t *testing.T) {
+	e, file := appendEngine(t)
+	ctx := context.Background()
+	j := queued(e, "job-f", "alice", "flaky once")
+	for range 3 {
+		job, err := e.RunJob(ctx, j, "w1", nil)
+		if err != nil {
+			t.Fatalf("a failed command is not an infrastructure failure: %v", err)
+		}
+		if job.State != engine.JobFailed {
+			t.Fatalf("job %+v", job)
+		}
+	}
+	if got := lines(t, file); len(got) != 1 {
+		t.Errorf("the program ran %d times: %q", len(got), got)
+	}
+}

@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+func (r *run) deny(rule, format string, args ...any) error {
+	r.rec.Decision, r.rec.Rule = "denied", rule
+	return &Error{Code: Denied, Msg: fmt.Sprintf(format, args...) + " (" + rule + ")"}
+}
+
+// checkCommand applies the command rules and the force rule.
+func (r *run) checkCommand() error {
+	if rule, ok := r.e.commandRule(r.c, r.cmd.Name); !ok {
+		return r.deny(rule, "%s may not run %s", r.c.Actor.ID, r.cmd.Name)
+	}
+	if r.cmd.Force && !r.c.Actor.in(r.e.Config.Policy.Force) {
+		return r.deny("policy.force at "+r.e.Config.at("policy.force"),
+			"%s may not force %s with !: forcing needs group %s", r.c.Actor.ID, r.cmd.Name, orNobody(r.e.Config.Policy.Force))
+	}
+	return nil
+}
+
+// commandRule reports whether the command rules let c run command, and names
+// the rule that decided.
+func (e *Engine) commandRule(c Context, command string) (string, bool) {
+	for i, rule := range e.Config.Policy.Commands {
+		if rule.Command != command {
+			continue
+		}
+		name := fmt.Sprintf("policy.commands[%d] at %s", i, e.Config.at(fmt.Sprintf("policy.commands.%d", i)))
+		who := len(rule.Groups) == 0 && len(rule.Users) == 0 || c.Actor.in(rule.Groups)
+		for _, u := range rule.Users {
+			who = who || u == c.Actor.ID
+		}
+		where := len(rule.Channels) == 0 || c.Actor.Source != SourceSlack
+		for _, ch := range rule.Channels {
+			where = where || ch == c.Channel
+		}
+		if !who || !where {
+			return name, false
+		}
+	}
+	return "", true
+}
+
+// Allowed reports whether c may run the command called name, as help lists it.
+func (e *Engine) Allowed(c Context, name string) bool {
+	_, ok := e.commandRule(c, name)
+	return ok
+}
+
+// checkStage applies the stage rules to a change of stage: groups, then
+// confirmation.
+func (r *run) checkStage(stage, action string) error {
+	for i, rule := range r.e.Config.Policy.Stages {
+		if rule.Stage != stage {
+			continue
+		}
+		name := fmt.Sprintf("policy.stages[%d] at %s", i, r.e.Config.at(fmt.Sprintf("policy.stages.%d", i)))
+		if len(rule.Groups) > 0 && !r.c.Actor.in(rule.Groups) {
+			return r.deny(name, "%s may not change %s: that needs group %s", r.c.Actor.ID, stage, strings.Join(rule.Groups, " or "))
+		}
+		pipeline := r.text("pipeline")
+		if rule.Approval && r.c.Approver == "" {
+			r.rec.Rule = name
+			if r.c.Actor.Source != SourceSlack {
+				return r.deny(name, "%s needs approval by a second person of group %s: run it from Slack", action, orNobody(rule.Groups))
+			}
+			return &ConfirmationError{Reason: action + " needs approval by a second person (" + name + ")",
+				Question: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
+		}
+		if rule.Confirm && !r.c.Confirmed {
+			r.rec.Rule = name
+			return &ConfirmationError{Reason: action + " needs confirmation (" + name + ")", Question: action + "?", Pipeline: pipeline}
+		}
+	}
+	return nil
+}
