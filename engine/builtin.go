@@ -546,9 +546,18 @@ func runJobs(r *run) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		outcome := j.Outcome
+		if j.Message != "" {
+			outcome += ": " + j.Message
+		}
+		attempts := ""
+		if j.Attempts > 0 {
+			attempts = fmt.Sprint(j.Attempts)
+		}
 		res := &Result{Title: "Job " + j.ID, Data: j, Fields: []Field{
 			{"Command", j.Command}, {"By", j.Actor + " (" + j.Source + ")"}, {"State", j.State},
-			{"Started", when(j.Started)}, {"Finished", when(j.Finished)}, {"Outcome", j.Outcome},
+			{"Queued", when(j.Queued)}, {"Worker", j.Worker}, {"Attempts", attempts},
+			{"Started", when(j.Started)}, {"Finished", when(j.Finished)}, {"Outcome", outcome}, {"Answer", j.Answer},
 		}}
 		res.Text = strings.Join(j.Progress, "\n")
 		return res, nil
@@ -557,14 +566,24 @@ func runJobs(r *run) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	sort.SliceStable(list, func(a, b int) bool { return jobTime(list[a]).After(jobTime(list[b])) })
 	res := &Result{Title: "Jobs", Columns: []string{"ID", "STATE", "BY", "STARTED", "COMMAND"}, Data: list}
 	for _, j := range list {
-		res.Rows = append(res.Rows, []string{j.ID, j.State, j.Actor, when(j.Started), j.Command})
+		res.Rows = append(res.Rows, []string{j.ID, j.State, j.Actor, when(jobTime(j)), j.Command})
 	}
 	if len(list) == 0 {
 		res.Text = "No jobs yet."
+		res.Data = []Job{}
 	}
 	return res, nil
+}
+
+// jobTime is when a job started, or was queued if it has not yet.
+func jobTime(j Job) time.Time {
+	if j.Started.IsZero() {
+		return j.Queued
+	}
+	return j.Started
 }
 
 func runWhoami(r *run) (*Result, error) {

@@ -64,9 +64,11 @@ type Queue interface {
 	// enqueued within the deduplication window is dropped and reported as a
 	// duplicate. It returns Unavailable when the queue cannot be reached.
 	Enqueue(ctx context.Context, j *QueuedJob) (duplicate bool, err error)
-	// Work calls handle for each job until ctx ends. A job whose handle
-	// returns an error, or whose worker dies, is delivered again later, a
-	// bounded number of times.
+	// Work calls handle for each job until ctx ends, then waits for the
+	// running ones. handle returns an error only when nothing of the job ran
+	// (an infrastructure failure before its effect): the job is delivered
+	// again later, with a backoff, a bounded number of times. A job whose
+	// worker dies is delivered again after the queue's ack wait.
 	Work(ctx context.Context, handle func(context.Context, *QueuedJob) error) error
 }
 

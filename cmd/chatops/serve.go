@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	slackadapter "github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/slack-go/slack"
 )
 
@@ -19,18 +23,19 @@ import (
 // Every Slack setting may also come from the config file's slack section; the
 // command line and the environment win.
 type ServeCmd struct {
-	Addr           string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"CHATOPS_ADDR"`
-	SigningSecret  string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
-	BotToken       string        `name:"bot-token" help:"The bot token, for a single workspace." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
-	ClientID       string        `name:"client-id" help:"The app's client id, to install it into workspaces with OAuth." env:"SLACK_CLIENT_ID" placeholder:"ID"`
-	ClientSecret   string        `name:"client-secret" help:"The app's client secret." env:"SLACK_CLIENT_SECRET" placeholder:"SECRET"`
-	TokenKey       string        `name:"token-key" help:"Key sealing workspace tokens at rest: 32 bytes in base64." env:"CHATOPS_TOKEN_KEY" placeholder:"KEY"`
-	PublicURL      string        `name:"public-url" help:"The https URL Slack reaches this server at, for OAuth." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
-	APIURL         string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
-	ResponseHosts  []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
-	MaxEventAge    time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
-	Workers        int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
-	ShutdownPeriod time.Duration `help:"How long to finish requests on shutdown." default:"10s"`
+	Addr            string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"CHATOPS_ADDR"`
+	SigningSecret   string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
+	BotToken        string        `name:"bot-token" help:"The bot token, for a single workspace." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
+	ClientID        string        `name:"client-id" help:"The app's client id, to install it into workspaces with OAuth." env:"SLACK_CLIENT_ID" placeholder:"ID"`
+	ClientSecret    string        `name:"client-secret" help:"The app's client secret." env:"SLACK_CLIENT_SECRET" placeholder:"SECRET"`
+	TokenKey        string        `name:"token-key" help:"Key sealing workspace tokens at rest: 32 bytes in base64." env:"CHATOPS_TOKEN_KEY" placeholder:"KEY"`
+	PublicURL       string        `name:"public-url" help:"The https URL Slack reaches this server at, for OAuth." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
+	APIURL          string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
+	ResponseHosts   []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
+	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
+	Workers         int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
+	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job whose worker died waits before another worker takes it." default:"30s" env:"CHATOPS_JOB_ACK_WAIT"`
 }
 
 func or(a, b string) string {
@@ -102,21 +107,54 @@ func (s *ServeCmd) Run(e *env) error {
 	if api == nil && srv.OAuth == nil {
 		log.Warn("no SLACK_BOT_TOKEN and no OAuth: mentions, direct messages, modals and thread progress are off")
 	}
-	responder := &slackadapter.Worker{Engine: eng, Queue: q, ResponseHosts: s.ResponseHosts, Log: log, HTTP: httpc,
-		API: api, OAuth: srv.OAuth, Interactions: inter}
+	outbox, err := conn.Outbox(e.ctx)
+	if err != nil {
+		return err
+	}
+	q.AckWait, q.Grace = s.JobAckWait, s.ShutdownTimeout
+	responder := &slackadapter.Responder{HTTP: httpc, ResponseHosts: s.ResponseHosts}
 	srv.Respond, srv.API = responder.Respond, api
-	ctx, cancel := context.WithCancel(e.ctx)
-	defer cancel()
+	var stopping atomic.Bool
+	srv.Ready = func(ctx context.Context) error {
+		if stopping.Load() {
+			return errors.New("shutting down")
+		}
+		return conn.Ready(ctx)
+	}
+	host, _ := os.Hostname()
+	worker := &slackadapter.Worker{Engine: eng, Queue: q, Outbox: outbox, Name: fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Log: log, HTTP: httpc, API: api, OAuth: srv.OAuth, Interactions: inter}
+	deliverer := newDeliverer(eng, s, httpc, worker, log)
+
+	// Jobs and deliveries run on contexts of their own, stopped in order on
+	// shutdown: requests first, then jobs (with a grace period), then the
+	// deliveries of their answers, and NATS last (closeEngine, deferred).
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(e.ctx))
+	defer stopJobs()
+	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(e.ctx))
+	defer stopDelivery()
+	var jobs, deliveries sync.WaitGroup
 	for range s.Workers {
-		w := *responder
-		go func() {
-			if err := w.Run(ctx); err != nil {
+		w := *worker
+		jobs.Go(func() {
+			if err := w.Run(jobsCtx); err != nil {
 				log.Error("worker stopped", "err", err)
 			}
-		}()
+		})
+	}
+	if s.Workers > 0 {
+		deliveries.Go(func() {
+			if err := outbox.Deliver(deliveryCtx, deliverer.Deliver); err != nil {
+				log.Error("answer delivery stopped", "err", err)
+			}
+		})
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
+		stopJobs()
+		stopDelivery()
+		jobs.Wait()
+		deliveries.Wait()
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("listening on %s: %v", s.Addr, err)}
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
@@ -124,15 +162,32 @@ func (s *ServeCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	case serveErr = <-errc:
+	case <-e.ctx.Done():
 	}
-	shutdown, done := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownPeriod)
+	log.Info("shutting down", "timeout", s.ShutdownTimeout)
+	stopping.Store(true) // /readyz says 503 from now on
+	shutdown, done := context.WithTimeout(context.Background(), s.ShutdownTimeout)
 	defer done()
 	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		log.Warn("requests cut short", "err", err)
+	}
+	stopJobs() // no new jobs; running ones get the queue's grace, then are handed back
+	jobs.Wait()
+	stopDelivery()
+	deliveries.Wait()
+	log.Info("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
 	}
 	return nil
+}
+
+// newDeliverer builds what delivers answers from the outbox.
+func newDeliverer(eng *engine.Engine, s *ServeCmd, httpc *retryablehttp.Client, w *slackadapter.Worker, log *slog.Logger) interface {
+	Deliver(context.Context, *engine.Delivery) engine.Retry
+} {
+	panic("wired when the outbox lands")
 }

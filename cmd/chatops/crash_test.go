@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const crashSecret = "crash-test-secret"
+
+// crashConfig declares a command whose effect is visible: it appends its
+// argument to a file, once per run.
+const crashConfig = `
+pipelines:
+  - name: demo
+    stages: [development, staging, production]
+    seed: {development: 1.3.0, staging: 1.2.0, production: 1.1.0}
+users:
+  - {name: alice, slack: U1}
+commands:
+  - usage: "note <text>"
+    summary: Append text to a file
+    exec:
+      argv: [sh, -c, 'echo "$0" >> "$1"', "{text}", "FILE"]
+      timeout: 30s
+`
+
+// serveProc is a running chatops serve.
+type serveProc struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *os.File
+}
+
+func startServe(t *testing.T, bin, dir string, extra ...string) *serveProc {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--workers", "4", "--job-ack-wait", "2s"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLACK_SIGNING_SECRET="+crashSecret, "CHATOPS_DATA="+filepath.Join(dir, "data"),
+		"CHATOPS_CONFIG="+filepath.Join(dir, "chatops.yaml"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("serve did not start: %v (log in %s)", err, logf.Name())
+	}
+	go io.Copy(io.Discard, stdout)
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	return &serveProc{cmd: cmd, addr: addr, log: logf}
+}
+
+func sign(body string) http.Header {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(crashSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("X-Slack-Request-Timestamp", ts)
+	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return h
+}
+
+// answers is a fake response_url host: it fails some answers on purpose and
+// keeps the ones it accepts.
+type answers struct {
+	mu       sync.Mutex
+	attempts map[int]int
+	got      map[int][]string // accepted answers, by command number
+}
+
+func (a *answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/resp/"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.attempts[n]++
+	switch {
+	case n%3 == 0 && a.attempts[n] <= 2: // every third answer fails twice
+		http.Error(w, "boom", http.StatusInternalServerError)
+		return
+	case n%5 == 0 && a.attempts[n] == 1: // every fifth is rate limited
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "rate_limited", http.StatusTooManyRequests)
+		return
+	}
+	var m struct{ Text string }
+	_ = json.Unmarshal(body, &m)
+	a.got[n] = append(a.got[n], m.Text)
+	io.WriteString(w, "ok")
+}
+
+// TestCrashAndAnswerFailures: 200 signed slash commands at about 100/s,
+// answers failing on purpose, and chatops serve SIGKILLed twice and restarted
+// on the same data dir. No command runs twice; every acked command ran once or
+// was answered unknown; each got exactly one final answer; the audit holds no
+// duplicates.
+func TestCrashAndAnswerFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts chatops serve: not in -short")
+	}
+	bin := chatopsBinary(t)
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := &answers{attempts: map[int]int{}, got: map[int][]string{}}
+	hooks := httptest.NewServer(fake)
+	defer hooks.Close()
+	hookHost := strings.TrimPrefix(hooks.URL, "http://")
+
+	serve := startServe(t, bin, dir, "--response-hosts", hookHost)
+	var current atomic.Pointer[serveProc]
+	current.Store(serve)
+	defer func() {
+		if p := current.Load(); p != nil && p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	}()
+
+	const total, kills, workers = 200, 2, 4
+	acked := make([]atomic.Bool, total)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var sent sync.WaitGroup
+	start := time.Now()
+	for i := range total {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond))) // about 100/s
+		if i == 60 || i == 130 { // SIGKILL, and restart on the same data dir
+			p := current.Load()
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			_ = p.cmd.Wait()
+			current.Store(startServe(t, bin, dir, "--response-hosts", hookHost))
+		}
+		sent.Go(func() {
+			body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
+				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()
+			req, _ := http.NewRequest(http.MethodPost, "http://"+current.Load().addr+"/slack/commands", strings.NewReader(body))
+			req.Header = sign(body)
+			resp, err := client.Do(req)
+			if err != nil {
+				return // not acked: the process was being killed
+			}
+			ack, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running") {
+				acked[i].Store(true)
+			}
+		})
+	}
+	sent.Wait()
+
+	// Wait for every acked command's final answer.
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		missing := 0
+		fake.mu.Lock()
+		for i := range total {
+			if acked[i].Load() && len(fake.got[i]) == 0 {
+				missing++
+			}
+		}
+		fake.mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acked commands never got an answer (log: %s)", missing, filepath.Join(dir, "serve.log"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // room for a duplicate to show up
+
+	// SIGTERM: a clean stop, exit status 0.
+	p := current.Load()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v, want exit status 0", err)
+	}
+
+	data, _ := os.ReadFile(ran)
+	times := map[string]int{}
+	for _, l := range strings.Fields(string(data)) {
+		times[l]++
+	}
+	nAcked, unknown := 0, 0
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for i := range total {
+		arg := fmt.Sprintf("arg%d", i)
+		if times[arg] > 1 {
+			t.Errorf("%s ran %d times", arg, times[arg])
+		}
+		if !acked[i].Load() {
+			continue
+		}
+		nAcked++
+		got := fake.got[i]
+		if len(got) != 1 {
+			t.Errorf("command %d got %d final answers: %q", i, len(got), got)
+			continue
+		}
+		isUnknown := strings.Contains(got[0], "unknown")
+		if isUnknown {
+			unknown++
+		}
+		if times[arg] != 1 && !isUnknown {
+			t.Errorf("command %d was acked, answered %q, and ran %d times", i, got[0], times[arg])
+		}
+	}
+	if unknown > kills*workers {
+		t.Errorf("%d commands answered unknown, more than kills × workers = %d", unknown, kills*workers)
+	}
+
+	// The audit holds one record per command and outcome.
+	out, err := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--config", filepath.Join(dir, "chatops.yaml"),
+		"audit", "--limit", "100000", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	var recs []struct {
+		JobID   string `json:"job_id"`
+		Event   string `json:"event"`
+		Outcome string `json:"outcome"`
+	}
+	if err := json.Unmarshal(out, &recs); err != nil {
+		t.Fatalf("audit JSON: %v\n%s", err, out)
+	}
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[r.JobID+"/"+r.Event]++
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("audit holds %d records of %s", n, k)
+		}
+	}
+	t.Logf("%d commands sent, %d acked, %d ran, %d answered unknown, %d audit records; answers attempted %d times",
+		total, nAcked, len(times), unknown, len(recs), sumAttempts(fake.attempts))
+}
+
+func sumAttempts(m map[int]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// chatopsBinary builds the real chatops command once per test run.
+func chatopsBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "chatops-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "chatops")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
