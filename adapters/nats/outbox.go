@@ -1,0 +1,188 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var _ engine.Outbox = (*Outbox)(nil)
+
+// Outbox settings.
+const (
+	OutboxStream      = "CHATOPS_OUTBOX"
+	outboxSubject     = "chatops.outbox"
+	deliverConsumer   = "deliverers"
+	defaultOutboxWait = 30 * time.Second
+	// defaultDeliverers is how many answers one process sends at a time.
+	defaultDeliverers = 32
+	// defaultMaxAckPending counts the answers waiting for a delayed retry
+	// too (JetStream keeps a naked message pending until its delay ends), so
+	// it is high: a few thousand rate-limited answers must not hold back the
+	// others.
+	defaultMaxAckPending = 100_000
+	// drainWait bounds how long shutdown waits to hand buffered deliveries
+	// back; past it they come back after AckWait.
+	drainWait = 5 * time.Second
+)
+
+// Outbox is a work-queue stream of answers on their way. Each delivery has its
+// own schedule: a retry is a delayed redelivery (NakWithDelay), so a held
+// answer occupies no worker and delays no other answer.
+type Outbox struct {
+	js jetstream.JetStream
+	// AckWait is how long a process may hold a delivery before it is given to
+	// another: a delivery whose process died comes back after it.
+	AckWait time.Duration
+	// Workers is how many deliveries one process runs at a time.
+	Workers int
+	// MaxAckPending bounds the deliveries in flight or waiting for a retry,
+	// across all processes.
+	MaxAckPending int
+}
+
+// Outbox returns the answers' outbox, creating its stream.
+func (c *Conn) Outbox(ctx context.Context) (*Outbox, error) {
+	o := &Outbox{js: c.js, AckWait: defaultOutboxWait, Workers: defaultDeliverers, MaxAckPending: defaultMaxAckPending}
+	if err := c.stream(ctx, jetstream.StreamConfig{
+		Name: OutboxStream, Description: "chatops answers waiting to be delivered",
+		Subjects: []string{outboxSubject}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Duplicates: DedupWindow, Replicas: c.replicas,
+	}); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Post implements engine.Outbox; the delivery ID is the Nats-Msg-Id, so a
+// second post of one answer within DedupWindow is dropped.
+func (o *Outbox) Post(ctx context.Context, d *engine.Delivery) error {
+	if d.ID == "" {
+		return &engine.Error{Code: engine.Internal, Msg: "a delivery without an id cannot be deduplicated"}
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return &engine.Error{Code: engine.Internal, Msg: "encoding a delivery", Err: err}
+	}
+	if _, err := o.js.Publish(ctx, outboxSubject, data, jetstream.WithMsgID(d.ID)); err != nil {
+		return unavailable(fmt.Errorf("posting answer %s: %w", d.ID, err))
+	}
+	return nil
+}
+
+// Deliver implements engine.Outbox with a durable pull consumer shared by
+// every process. The consumer hands messages over one at a time; a pool of
+// Workers goroutines delivers them. When ctx ends, the deliveries not started
+// and those cut short are handed back at once, and Deliver returns after every
+// goroutine it started has.
+func (o *Outbox) Deliver(ctx context.Context, deliver func(context.Context, *engine.Delivery) engine.Retry) error {
+	workers := max(o.Workers, 1)
+	cons, err := o.js.CreateOrUpdateConsumer(ctx, OutboxStream, jetstream.ConsumerConfig{
+		Durable: deliverConsumer, Description: "chatops answer deliverers",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: o.ackWait(),
+		// Deliverers give up by their own deadline, and say so.
+		MaxDeliver: -1, MaxAckPending: max(o.MaxAckPending, workers),
+	})
+	if err != nil {
+		return unavailable(fmt.Errorf("outbox consumer: %w", err))
+	}
+
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for m := range work {
+				o.handle(ctx, m, deliver)
+			}
+		})
+	}
+	// Stop is called once at most, after which nothing sends on work.
+	stopWorkers := sync.OnceFunc(func() { close(work); wg.Wait() })
+	defer stopWorkers()
+
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if ctx.Err() != nil {
+			_ = m.Nak() // shutting down: another process may take it now
+			return
+		}
+		select {
+		case work <- m:
+		case <-ctx.Done():
+			_ = m.Nak()
+		}
+	}, jetstream.PullMaxMessages(workers))
+	if err != nil {
+		return unavailable(fmt.Errorf("outbox consumer: %w", err))
+	}
+	<-ctx.Done()
+	// Drain runs the callback on what is buffered, which hands it back.
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(drainWait):
+		cc.Stop() // the connection is gone; the server redelivers after AckWait
+	}
+	stopWorkers()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// handle runs one delivery attempt and settles its message: acked when done,
+// naked with the asked delay otherwise, naked at once when cut short by
+// shutdown.
+func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(context.Context, *engine.Delivery) engine.Retry) {
+	var d engine.Delivery
+	if err := json.Unmarshal(m.Data(), &d); err != nil {
+		_ = m.Term() // unreadable: never deliverable
+		return
+	}
+	if md, err := m.Metadata(); err == nil {
+		d.Attempt = int(md.NumDelivered)
+		if d.Created.IsZero() {
+			d.Created = md.Timestamp
+		}
+	}
+	// Keep the delivery ours while an attempt outlasts AckWait (several
+	// routes, each with its own timeout).
+	_ = m.InProgress()
+	stop := make(chan struct{})
+	var keep sync.WaitGroup
+	keep.Go(func() {
+		t := time.NewTicker(o.ackWait() / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	})
+	r := deliver(ctx, &d)
+	close(stop)
+	keep.Wait()
+	switch {
+	case r.After <= 0:
+		_ = m.Ack()
+	case ctx.Err() != nil:
+		_ = m.Nak()
+	default:
+		_ = m.NakWithDelay(r.After)
+	}
+}
+
+func (o *Outbox) ackWait() time.Duration {
+	if o.AckWait <= 0 {
+		return defaultOutboxWait
+	}
+	return o.AckWait
+}
