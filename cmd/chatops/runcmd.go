@@ -30,8 +30,10 @@ func (r *RunCmd) Run(e *env) error {
 		}
 	}
 	c := engine.Context{Actor: actor, Confirmed: e.globals.Yes}
+	var progress *terminal.Progress
 	if e.globals.Output == "text" {
-		c.Progress = func(line string) { fmt.Fprintln(e.stderr, e.style.Dim(line)) }
+		progress = terminal.NewProgress(e.stderr, e.style)
+		c.Progress = progress.Line
 	}
 	res, err := eng.ExecArgs(e.ctx, c, args)
 	var q *engine.ConfirmationError
@@ -51,6 +53,12 @@ func (r *RunCmd) Run(e *env) error {
 	}
 	if e.globals.Output == "json" {
 		return terminal.RenderJSON(e.stdout, res)
+	}
+	// Where stdout and stderr are one terminal (or one file), the program's
+	// output streamed as progress is already there; a separate stdout still
+	// gets it, for whoever reads that.
+	if terminal.SameFile(e.stdout, e.stderr) {
+		res = progress.Omit(res)
 	}
 	return terminal.Render(e.stdout, res, e.style)
 }
