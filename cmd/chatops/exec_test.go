@@ -66,29 +66,31 @@ func TestExec(t *testing.T) {
 		wantGroupGone(t, pgid)
 	})
 
-	t.Run("interrupt", func(t *testing.T) {
-		cmd := chatops(t, "wait")
-		// As a terminal does: chatops leads the foreground group, and Ctrl-C
-		// sends SIGINT to that whole group.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		p := start(t, cmd)
-		pgid := p.started(t)
-		interrupted := time.Now()
-		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		code, _ := p.wait(t)
-		took := time.Since(interrupted)
-		t.Logf("chatops returned %v after Ctrl-C", took)
-		if code != 1 {
-			t.Errorf("exit status %d, want 1", code)
-		}
-		if took >= 3*time.Second {
-			t.Errorf("returned after %v, want within 3s", took)
-		}
-		p.wantStderr(t, "error: wait failed: cancelled; its processes were stopped")
-		wantGroupGone(t, pgid)
-	})
+	// As a terminal does: chatops leads the foreground group, and Ctrl-C
+	// sends SIGINT to that whole group, closing the terminal SIGHUP.
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := chatops(t, "wait")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			p := start(t, cmd)
+			pgid := p.started(t)
+			signalled := time.Now()
+			if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			code, _ := p.wait(t)
+			took := time.Since(signalled)
+			t.Logf("chatops returned %v after %v", took, sig)
+			if code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			if took >= 3*time.Second {
+				t.Errorf("returned after %v, want within 3s", took)
+			}
+			p.wantStderr(t, "error: wait failed: cancelled; its processes were stopped")
+			wantGroupGone(t, pgid)
+		})
+	}
 
 	t.Run("output once on one terminal or file", func(t *testing.T) {
 		out, err := os.Create(filepath.Join(t.TempDir(), "out"))
