@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/chatops/chatops/grammar"
 )
 
 // customHandler runs a config-declared command's exec action.
@@ -17,10 +21,33 @@ func customHandler(r *run) (*Result, error) {
 	if cc == nil || r.e.Runner == nil {
 		return nil, Errorf(Unavailable, "%s has no action here", r.cmd.Name)
 	}
+	spec := execSpec(cc.Exec, placeholders(r.cmd), configDir(r.e.Config.Path))
+	var out []string
+	err := r.e.Runner.Run(r.ctx, spec, func(line string) {
+		out = append(out, line)
+		r.progress("%s", line)
+	})
+	if err != nil {
+		// The program ran, or was meant to: however it ended is the
+		// command's outcome, and running it again is the person's decision.
+		return nil, Errorf(Failed, "%s failed: %w", r.cmd.Name, err)
+	}
+	return &Result{Title: r.cmd.Canonical(), Text: strings.Join(out, "\n"), Data: map[string]any{"output": out}}, nil
+}
+
+// placeholders returns the value of each of the command's arguments by name,
+// as the program receives it: an argument declared but not given is empty.
+func placeholders(cmd *grammar.Command) map[string]string {
 	vars := map[string]string{}
-	for _, a := range r.cmd.Args {
+	if cmd.Spec != nil {
+		for _, p := range cmd.Spec.Params {
+			vars[p.Name] = ""
+		}
+	}
+	for _, a := range cmd.Args {
 		s := a.Value.Text
-		if a.Param.Type.Name() == "int" || a.Param.Type.Name() == "bool" || a.Param.Type.Name() == "duration" {
+		switch a.Param.Type.Name() {
+		case "int", "bool", "duration":
 			s = strings.Trim(a.String(), `"`)
 		}
 		if a.Value.Part != "" {
@@ -28,27 +55,82 @@ func customHandler(r *run) (*Result, error) {
 		}
 		vars[a.Param.Name] = s
 	}
-	expand := func(s string) string {
-		for k, v := range vars {
-			s = strings.ReplaceAll(s, "{"+k+"}", v)
-		}
-		return s
+	return vars
+}
+
+// execSpec fills an exec action's placeholders with vars. Relative paths are
+// the config file's: a relative program (one naming a directory, such as
+// ./deploy.sh) and a relative dir are taken from dir, the config file's
+// directory, whatever directory chatops runs in. A bare program name is
+// looked up in PATH.
+func execSpec(x ExecConfig, vars map[string]string, dir string) ExecSpec {
+	spec := ExecSpec{Dir: x.Dir, Timeout: x.Timeout}
+	for _, a := range x.Argv {
+		spec.Argv = append(spec.Argv, expand(a, vars))
 	}
-	spec := ExecSpec{Dir: cc.Exec.Dir, Timeout: cc.Exec.Timeout}
-	for _, a := range cc.Exec.Argv {
-		spec.Argv = append(spec.Argv, expand(a))
-	}
-	for k, v := range cc.Exec.Env {
-		spec.Env = append(spec.Env, k+"="+expand(v))
+	for k, v := range x.Env {
+		spec.Env = append(spec.Env, k+"="+expand(v, vars))
 	}
 	sort.Strings(spec.Env)
-	var out []string
-	err := r.e.Runner.Run(r.ctx, spec, func(line string) {
-		out = append(out, line)
-		r.progress("%s", line)
-	})
-	if err != nil {
-		return nil, Errorf(Unavailable, "%s failed: %v", r.cmd.Name, err)
+	if dir != "" {
+		if p := spec.Argv[0]; strings.ContainsRune(p, '/') || strings.ContainsRune(p, filepath.Separator) {
+			spec.Argv[0] = inDir(dir, p)
+		}
+		if spec.Dir != "" {
+			spec.Dir = inDir(dir, spec.Dir)
+		}
 	}
-	return &Result{Title: r.cmd.Canonical(), Text: strings.Join(out, "\n"), Data: map[string]any{"output": out}}, nil
+	return spec
+}
+
+// inDir returns path taken from dir, unless it is absolute.
+func inDir(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// configDir returns the absolute directory of the config file at path, or ""
+// for a config that was not read from a file (the built-in demo).
+func configDir(path string) string {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return ""
+	}
+	return dir
+}
+
+// expand replaces each {name} in template with vars[name], in one pass from
+// left to right: a value is never expanded again, so a value typed with
+// {other} in it reaches the program as typed. A {name} that is not in vars
+// stays as written.
+func expand(template string, vars map[string]string) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(template, '{')
+		if open < 0 {
+			break
+		}
+		n := strings.IndexByte(template[open+1:], '}')
+		if n < 0 {
+			break
+		}
+		v, ok := vars[template[open+1:open+1+n]]
+		if !ok {
+			// Not a placeholder: keep the brace and look again just after
+			// it, so that {{name}} still fills the inner {name}.
+			b.WriteString(template[:open+1])
+			template = template[open+1:]
+			continue
+		}
+		b.WriteString(template[:open])
+		b.WriteString(v)
+		template = template[open+n+2:]
+	}
+	b.WriteString(template)
+	return b.String()
 }

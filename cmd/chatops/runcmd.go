@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/chatops/chatops/adapters/terminal"
 	"github.com/chatops/chatops/engine"
@@ -17,6 +19,10 @@ type RunCmd struct {
 // Run parses the command with the grammar, runs it on the engine and prints
 // the result.
 func (r *RunCmd) Run(e *env) error {
+	// Closing the terminal hangs chatops up, but not a program it runs: that
+	// has a process group of its own. Stop it as Ctrl-C would.
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGHUP)
+	defer stop()
 	eng, closeEngine, err := e.openEngine()
 	if err != nil {
 		return err
@@ -30,10 +36,12 @@ func (r *RunCmd) Run(e *env) error {
 		}
 	}
 	c := engine.Context{Actor: actor, Confirmed: e.globals.Yes}
+	var progress *terminal.Progress
 	if e.globals.Output == "text" {
-		c.Progress = func(line string) { fmt.Fprintln(e.stderr, e.style.Dim(line)) }
+		progress = terminal.NewProgress(e.stderr, e.style)
+		c.Progress = progress.Line
 	}
-	res, err := eng.ExecArgs(e.ctx, c, args)
+	res, err := eng.ExecArgs(ctx, c, args)
 	var q *engine.ConfirmationError
 	if errors.As(err, &q) {
 		if !e.stdinTTY {
@@ -44,13 +52,19 @@ func (r *RunCmd) Run(e *env) error {
 			return exitError{terminal.ExitFailed}
 		}
 		c.Confirmed = true
-		res, err = eng.ExecArgs(e.ctx, c, args)
+		res, err = eng.ExecArgs(ctx, c, args)
 	}
 	if err != nil {
 		return err
 	}
 	if e.globals.Output == "json" {
 		return terminal.RenderJSON(e.stdout, res)
+	}
+	// Where stdout and stderr are one terminal (or one file), the program's
+	// output streamed as progress is already there; a separate stdout still
+	// gets it, for whoever reads that.
+	if terminal.SameFile(e.stdout, e.stderr) {
+		res = progress.Omit(res)
 	}
 	return terminal.Render(e.stdout, res, e.style)
 }
