@@ -567,6 +567,9 @@ func runJobs(r *run) (*Result, error) {
 		return nil, err
 	}
 	sort.SliceStable(list, func(a, b int) bool { return jobTime(list[a]).After(jobTime(list[b])) })
+	for i := range list { // the list says where each stands; jobs <id> tells the rest
+		list[i].Result, list[i].Progress, list[i].Question = nil, nil, nil
+	}
 	res := &Result{Title: "Jobs", Columns: []string{"ID", "STATE", "BY", "STARTED", "COMMAND"}, Data: list}
 	for _, j := range list {
 		res.Rows = append(res.Rows, []string{j.ID, j.State, j.Actor, when(jobTime(j)), j.Command})

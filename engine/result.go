@@ -3,17 +3,18 @@ package engine
 // Result is a command's outcome, neutral of where it is shown: the terminal
 // renders it as text or JSON, Slack as Block Kit.
 type Result struct {
-	Title  string
-	Text   string
-	Fields []Field
+	Title  string  `json:"title"`
+	Text   string  `json:"text,omitempty"`
+	Fields []Field `json:"fields,omitempty"`
 	// Columns and Rows make a table.
-	Columns []string
-	Rows    [][]string
+	Columns []string   `json:"columns,omitempty"`
+	Rows    [][]string `json:"rows,omitempty"`
 	// Data is the machine-readable form, for --output json.
-	Data any
+	Data any `json:"data,omitempty"`
 }
 
 // Field is one labelled value.
 type Field struct {
-	Name, Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }

@@ -169,13 +169,26 @@ func newFixtureConfig(t *testing.T, config string) *fixture {
 	rc := newReceiver(t)
 	api := newFakeAPI(t)
 	host := strings.TrimPrefix(rc.srv.URL, "http://")
-	w := &slack.Worker{Engine: e, Queue: q, ResponseHosts: []string{host}, Interactions: inter,
+	outbox, err := conn.Outbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &slack.Worker{Engine: e, Queue: q, Outbox: outbox, Name: "test", Interactions: inter,
 		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
+	d := slack.NewDeliverer(nil)
+	d.ResponseHosts, d.APIURL, d.Now = []string{host}, api.srv.URL, e.Now
+	d.Token = func(context.Context, string) (string, error) { return "xoxb-test", nil }
+	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) { _ = e.Delivered(ctx, del.JobID, route) }
+	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) { _ = e.Undelivered(ctx, del.JobID, reason) }
+	responder := &slack.Responder{ResponseHosts: []string{host}}
 	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
-		Interactions: inter, Respond: w.Respond, API: w.API}
+		Interactions: inter, Respond: responder.Respond, API: w.API}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	go func() { _ = w.Run(ctx) }()
+	var running sync.WaitGroup
+	running.Go(func() { _ = w.Run(ctx) })
+	running.Go(func() { _ = outbox.Deliver(ctx, d.Deliver) })
+	t.Cleanup(func() { cancel(); running.Wait() })
 	f.srv, f.rc, f.api = srv, rc, api
 	return f
 }

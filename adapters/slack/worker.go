@@ -142,24 +142,15 @@ func (w *Worker) render(ctx context.Context, j *engine.QueuedJob, job *engine.Jo
 // post puts a job's answer in the outbox, once, and records that it is on its
 // way.
 func (w *Worker) post(ctx context.Context, j *engine.QueuedJob, msg Message) error {
-	data, err := json.Marshal(msg)
+	if j.Reply["response_url"] == "" && j.Reply["thread_ts"] != "" {
+		// A mention or a direct message is answered in its thread, where
+		// the person asked, as the rest of the conversation is.
+		msg.ResponseType = "in_channel"
+	}
+	d, err := NewDelivery(j, msg, w.Engine.Now())
 	if err != nil {
 		return err
 	}
-	reply := map[string]string{}
-	for k, v := range j.Reply {
-		reply[k] = v
-	}
-	if reply["channel"] == "" {
-		reply["channel"] = j.Channel
-	}
-	if reply["user"] == "" {
-		reply["user"] = j.Actor.Identity
-	}
-	if reply["enqueued"] == "" && !j.Enqueued.IsZero() {
-		reply["enqueued"] = j.Enqueued.UTC().Format(time.RFC3339Nano)
-	}
-	d := &engine.Delivery{ID: j.ID + "/answer", JobID: j.ID, Reply: reply, Message: data, Created: w.Engine.Now()}
 	if err := w.Outbox.Post(ctx, d); err != nil {
 		return err
 	}
@@ -218,7 +209,7 @@ type Responder struct {
 // Respond posts msg to a response_url on an allowed host.
 func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message) error {
 	if w.HTTP == nil {
-		w.HTTP = NewHTTPClient(nil)
+		w.HTTP = NewDeliveryHTTPClient()
 	}
 	u, err := url.Parse(responseURL)
 	if err != nil || !w.allowed(u) {
@@ -248,7 +239,7 @@ func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message
 type refusedURL struct{ url string }
 
 func (e *refusedURL) Error() string {
-	return fmt.Sprintf("response_url %q is not on an allowed host", e.url)
+	return fmt.Sprintf("response_url %q is not on an allowed host", Redact(e.url))
 }
 
 // allowed accepts https URLs on the allowed hosts, and plain http only on

@@ -15,7 +15,6 @@ import (
 
 	slackadapter "github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/slack-go/slack"
 )
 
@@ -112,7 +111,8 @@ func (s *ServeCmd) Run(e *env) error {
 		return err
 	}
 	q.AckWait, q.Grace = s.JobAckWait, s.ShutdownTimeout
-	responder := &slackadapter.Responder{HTTP: httpc, ResponseHosts: s.ResponseHosts}
+	outbox.AckWait = s.JobAckWait
+	responder := &slackadapter.Responder{ResponseHosts: s.ResponseHosts}
 	srv.Respond, srv.API = responder.Respond, api
 	var stopping atomic.Bool
 	srv.Ready = func(ctx context.Context) error {
@@ -124,7 +124,7 @@ func (s *ServeCmd) Run(e *env) error {
 	host, _ := os.Hostname()
 	worker := &slackadapter.Worker{Engine: eng, Queue: q, Outbox: outbox, Name: fmt.Sprintf("%s/%d", host, os.Getpid()),
 		Log: log, HTTP: httpc, API: api, OAuth: srv.OAuth, Interactions: inter}
-	deliverer := newDeliverer(eng, s, httpc, worker, log)
+	deliverer := newDeliverer(eng, s, srv.OAuth, log)
 
 	// Jobs and deliveries run on contexts of their own, stopped in order on
 	// shutdown: requests first, then jobs (with a grace period), then the
@@ -185,9 +185,31 @@ func (s *ServeCmd) Run(e *env) error {
 	return nil
 }
 
-// newDeliverer builds what delivers answers from the outbox.
-func newDeliverer(eng *engine.Engine, s *ServeCmd, httpc *retryablehttp.Client, w *slackadapter.Worker, log *slog.Logger) interface {
-	Deliver(context.Context, *engine.Delivery) engine.Retry
-} {
-	panic("wired when the outbox lands")
+// newDeliverer builds what delivers answers from the outbox: the routes of
+// this server's Slack settings, and the job records and audit it reports to.
+func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, log *slog.Logger) *slackadapter.Deliverer {
+	d := slackadapter.NewDeliverer(log)
+	d.ResponseHosts, d.APIURL = s.ResponseHosts, s.APIURL
+	d.Token = func(ctx context.Context, team string) (string, error) {
+		if oauth != nil && team != "" {
+			inst, err := oauth.Installation(ctx, team)
+			if err != nil {
+				return "", err
+			}
+			return inst.BotToken, nil
+		}
+		return s.BotToken, nil
+	}
+	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) {
+		if err := eng.Delivered(ctx, del.JobID, route); err != nil {
+			log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
+		}
+	}
+	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) {
+		log.Error("answer undelivered", "job", del.JobID, "reason", reason)
+		if err := eng.Undelivered(ctx, del.JobID, reason); err != nil {
+			log.Warn("recording an undelivered answer", "job", del.JobID, "err", err)
+		}
+	}
+	return d
 }
