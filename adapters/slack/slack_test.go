@@ -179,7 +179,9 @@ func newFixtureConfig(t *testing.T, config string) *fixture {
 	d.ResponseHosts, d.APIURL, d.Now = []string{host}, api.srv.URL, e.Now
 	d.Token = func(context.Context, string) (string, error) { return "xoxb-test", nil }
 	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) { _ = e.Delivered(ctx, del.JobID, route) }
-	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) { _ = e.Undelivered(ctx, del.JobID, reason) }
+	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) {
+		_ = e.Undelivered(ctx, del.JobID, reason)
+	}
 	responder := &slack.Responder{ResponseHosts: []string{host}}
 	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
 		Interactions: inter, Respond: responder.Respond, API: w.API}

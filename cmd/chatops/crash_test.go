@@ -38,7 +38,7 @@ commands:
   - usage: "note <text>"
     summary: Append text to a file
     exec:
-      argv: [sh, -c, 'echo "$0" >> "$1"', "{text}", "FILE"]
+      argv: [sh, -c, 'echo "$0" >> "$1"; sleep 0.1', "{text}", "FILE"]
       timeout: 30s
 `
 
@@ -74,7 +74,7 @@ func startServe(t *testing.T, bin, dir string, extra ...string) *serveProc {
 		t.Fatalf("serve did not start: %v (log in %s)", err, logf.Name())
 	}
 	go io.Copy(io.Discard, stdout)
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on http://"))
 	return &serveProc{cmd: cmd, addr: addr, log: logf}
 }
 
@@ -154,12 +154,13 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 
 	const total, kills, workers = 200, 2, 4
 	acked := make([]atomic.Bool, total)
+	jobIDs := make([]string, total)
 	client := &http.Client{Timeout: 5 * time.Second}
 	var sent sync.WaitGroup
 	start := time.Now()
 	for i := range total {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond))) // about 100/s
-		if i == 60 || i == 130 { // SIGKILL, and restart on the same data dir
+		if i == 60 || i == 130 {                                                    // SIGKILL, and restart on the same data dir
 			p := current.Load()
 			_ = p.cmd.Process.Signal(syscall.SIGKILL)
 			_ = p.cmd.Wait()
@@ -168,16 +169,21 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		sent.Go(func() {
 			body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
 				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()
+			sum := sha256.Sum256([]byte(body))
+			jobIDs[i] = "s" + hex.EncodeToString(sum[:12]) // as the gateway names it
 			req, _ := http.NewRequest(http.MethodPost, "http://"+current.Load().addr+"/slack/commands", strings.NewReader(body))
 			req.Header = sign(body)
 			resp, err := client.Do(req)
 			if err != nil {
+				t.Logf("command %d: %v", i, err)
 				return // not acked: the process was being killed
 			}
 			ack, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running") {
 				acked[i].Store(true)
+			} else if i < 3 {
+				t.Logf("command %d: %s %s", i, resp.Status, ack)
 			}
 		})
 	}
@@ -231,6 +237,12 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		got := fake.got[i]
 		if len(got) != 1 {
 			t.Errorf("command %d got %d final answers: %q", i, len(got), got)
+			logText, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			for _, l := range strings.Split(string(logText), "\n") {
+				if strings.Contains(l, jobIDs[i]) {
+					t.Log(l)
+				}
+			}
 			continue
 		}
 		isUnknown := strings.Contains(got[0], "unknown")
@@ -240,6 +252,9 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		if times[arg] != 1 && !isUnknown {
 			t.Errorf("command %d was acked, answered %q, and ran %d times", i, got[0], times[arg])
 		}
+	}
+	if nAcked < total/2 {
+		t.Fatalf("only %d of %d commands were acked (log: %s)", nAcked, total, filepath.Join(dir, "serve.log"))
 	}
 	if unknown > kills*workers {
 		t.Errorf("%d commands answered unknown, more than kills × workers = %d", unknown, kills*workers)
