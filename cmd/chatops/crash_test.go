@@ -321,3 +321,102 @@ func chatopsBinary(t *testing.T) string {
 	}
 	return binPath
 }
+
+// TestSIGTERMUnderLoad: chatops serve told to stop while commands arrive and
+// run exits 0, and no acked command is lost: a restarted serve answers every
+// one, and none runs twice.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops and restarts chatops serve: not in -short")
+	}
+	bin := chatopsBinary(t)
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := &answers{attempts: map[int]int{}, got: map[int][]string{}}
+	hooks := httptest.NewServer(fake)
+	defer hooks.Close()
+	host := strings.TrimPrefix(hooks.URL, "http://")
+	p := startServe(t, bin, dir, "--response-hosts", host, "--shutdown-timeout", "2s")
+	const total = 100
+	acked := make([]atomic.Bool, total)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var sent sync.WaitGroup
+	for i := range total {
+		time.Sleep(10 * time.Millisecond)
+		if i == total/2 {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		sent.Go(func() {
+			body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
+				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()
+			req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))
+			req.Header = sign(body)
+			resp, err := client.Do(req)
+			if err != nil {
+				return // refused: the server is stopping
+			}
+			ack, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running") {
+				acked[i].Store(true)
+			}
+		})
+	}
+	sent.Wait()
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v, want exit status 0 (log: %s)", err, filepath.Join(dir, "serve.log"))
+	}
+	// What the stopped server handed back, a new one finishes.
+	p = startServe(t, bin, dir, "--response-hosts", host)
+	defer func() { _ = p.cmd.Process.Signal(syscall.SIGTERM); _ = p.cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	nAcked := 0
+	for i := range total {
+		if !acked[i].Load() {
+			continue
+		}
+		nAcked++
+		for {
+			fake.mu.Lock()
+			n := len(fake.got[i])
+			fake.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("acked command %d was lost: no answer", i)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	data, _ := os.ReadFile(ran)
+	times := map[string]int{}
+	for _, l := range strings.Fields(string(data)) {
+		times[l]++
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	unknown := 0
+	for i := range total {
+		if times[fmt.Sprintf("arg%d", i)] > 1 {
+			t.Errorf("arg%d ran %d times", i, times[fmt.Sprintf("arg%d", i)])
+		}
+		if acked[i].Load() && len(fake.got[i]) != 1 {
+			t.Errorf("command %d got %d answers", i, len(fake.got[i]))
+		}
+		if len(fake.got[i]) > 0 && strings.Contains(fake.got[i][0], "unknown") {
+			unknown++
+		}
+	}
+	if nAcked < total/2 {
+		t.Errorf("only %d of %d acked", nAcked, total)
+	}
+	if unknown > 0 {
+		t.Errorf("%d commands answered unknown after a clean stop", unknown)
+	}
+	t.Logf("%d sent, %d acked before and during the stop, %d ran, 0 lost", total, nAcked, len(times))
+}
