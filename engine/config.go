@@ -342,15 +342,14 @@ func (c *Config) Grammar() (*grammar.Grammar, error) {
 		decls = append(decls, grammar.Decl{Usage: cc.Usage, Summary: cc.Summary, Help: cc.Help})
 	}
 	g, err := grammar.New(decls)
-	if err != nil {
-		for i, cc := range c.Commands {
-			if strings.Contains(err.Error(), fmt.Sprintf("%q", cc.Usage)) {
-				return nil, c.errorf(fmt.Sprintf("commands.%d", i), "%v", err)
-			}
-		}
-		return nil, &Error{Code: Invalid, Msg: c.Path + ": " + err.Error()}
+	var de *grammar.DeclError
+	switch {
+	case err == nil:
+		return g, nil
+	case errors.As(err, &de) && de.Index >= len(Builtins):
+		return nil, c.errorf(fmt.Sprintf("commands.%d", de.Index-len(Builtins)), "%v", err)
 	}
-	return g, nil
+	return nil, &Error{Code: Invalid, Msg: c.Path + ": " + err.Error()}
 }
 
 // Pipeline returns the declared pipeline called name.

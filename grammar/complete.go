@@ -56,7 +56,7 @@ func endsInSpace(s string) bool {
 // completeForm walks the complete tokens against one form, then offers what may
 // come next.
 func completeForm(s *Spec, toks []Token, current string, values Values) []string {
-	var given uint64
+	var given paramSet
 	var pending *Param
 	next, dashdash := 0, false
 	for i := 0; i < len(toks); i++ {
@@ -78,7 +78,7 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 				if p == nil {
 					continue
 				}
-				given |= 1 << p.index
+				given.add(p)
 				if p.Type.Name() != "bool" && !hasVal {
 					if i+1 == len(toks) {
 						pending = p
@@ -88,7 +88,7 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 				continue
 			}
 			if p := s.keyword(lower(t.Text)); p != nil {
-				given |= 1 << p.index
+				given.add(p)
 				if i+1 == len(toks) {
 					pending = p
 				}
@@ -100,7 +100,7 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 			next++
 		}
 		if next < len(s.Params) {
-			given |= 1 << s.Params[next].index
+			given.add(s.Params[next])
 			if s.Params[next].Rest {
 				return nil
 			}
@@ -113,7 +113,7 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 	var out []string
 	if strings.HasPrefix(current, "-") && !dashdash {
 		for _, p := range s.Params {
-			if p.Role == Flag && given&(1<<p.index) == 0 {
+			if p.Role == Flag && !given.has(p) {
 				out = append(out, "--"+p.Name)
 			}
 		}
@@ -130,7 +130,7 @@ func completeForm(s *Spec, toks []Token, current string, values Values) []string
 	if !dashdash && !needValue {
 		var kws []string
 		for _, p := range s.Params {
-			if p.Role == Clause && (given&(1<<p.index) == 0 || p.Repeat) {
+			if p.Role == Clause && (!given.has(p) || p.Repeat) {
 				kws = append(kws, p.Keywords...)
 			}
 		}

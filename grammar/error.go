@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,9 @@ type Error struct {
 	Suggest []string
 	// Usage holds the command's usage lines when the shape of the line was wrong.
 	Usage []string
+	// Param is the argument the error is about (missing, mistyped, given
+	// twice), or nil: callers tell errors apart by it, never by Msg.
+	Param *Param
 }
 
 // Column is the 1-based column of the offending token, counted in characters.
@@ -104,6 +108,39 @@ func (e *Error) Detail() string {
 	}
 	return b.String()
 }
+
+// DeclError is a declaration New refused: the declaration at Index of those it
+// was given, and where its usage line goes wrong. A config that declares commands
+// maps Index back to the entry that holds the usage line.
+type DeclError struct {
+	Index int    // in the declarations given to New
+	Usage string // the declaration's usage line, as given
+	// Pos is the byte offset in Usage of the argument or character at fault, or
+	// -1 when the fault is not in the usage line (an example, an alias).
+	Pos int
+	Err error
+}
+
+// Column is the 1-based column of Pos in Usage, counted in characters, or 0 when
+// the fault is not in the usage line.
+func (e *DeclError) Column() int {
+	if e.Pos < 0 {
+		return 0
+	}
+	return utf8.RuneCountInString(e.Usage[:min(e.Pos, len(e.Usage))]) + 1
+}
+
+// Error returns usage "deploy <a> [<b>] <c>": column 18: required <c> cannot
+// follow optional <b>.
+func (e *DeclError) Error() string {
+	if e.Pos < 0 {
+		return fmt.Sprintf("usage %q: %v", e.Usage, e.Err)
+	}
+	return fmt.Sprintf("usage %q: column %d: %v", e.Usage, e.Column(), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *DeclError) Unwrap() error { return e.Err }
 
 // suggest returns the candidates nearest to word: those it is a prefix of (two
 // letters at least), else those at the smallest edit distance (transpositions

@@ -3,6 +3,7 @@ package grammar_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -215,6 +216,45 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// Error.Param names the argument a diagnostic is about, so that a caller picks
+// the field to blame without reading the message.
+func TestErrorParam(t *testing.T) {
+	g := testGrammar(t)
+	tests := []struct {
+		line, param string
+	}{
+		{"promote", "pipeline"},
+		{"promote demo from", "from"},
+		{"promote demo from qa from dev", "from"},
+		{"promote demo from qa/", "app"},
+		{"promote demo to qa,", "to"},
+		{"deploy acme --wait soon", "wait"},
+		{"deploy acme --wait", "wait"},
+		{"deploy acme -w 1s -w 2s", "wait"},
+		{"deploy acme --no-dry-run=1", "dry-run"},
+		{"scale web many", "count"},
+		{"deploy acme -x", ""},
+		{"deploy acme extra", ""},
+		{"dploy", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			_, err := g.Parse(tt.line)
+			var e *grammar.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse = %v, want a *grammar.Error", err)
+			}
+			got := ""
+			if e.Param != nil {
+				got = e.Param.Name
+			}
+			if got != tt.param {
+				t.Errorf("Param %q, want %q (%v)", got, tt.param, err)
+			}
+		})
+	}
+}
+
 func TestKnownStages(t *testing.T) {
 	stages := grammar.StageType{Aliases: grammar.DefaultStageAliases, Known: []string{"development", "staging", "production", "qa"}}
 	g, err := grammar.New(testDecls[:1], grammar.WithType("stage", stages))
@@ -233,32 +273,116 @@ func TestKnownStages(t *testing.T) {
 
 func TestDeclErrors(t *testing.T) {
 	tests := []struct {
-		usage, want string
+		name  string
+		decls []grammar.Decl
+		index int
+		want  string
 	}{
-		{"", "expected the command name"},
-		{"deploy <a> [<b>] <c>", "required <c> cannot follow optional <b>"},
-		{"deploy <a>... <b>", "nothing may follow the rest-of-line argument <a>"},
-		{"deploy [to <a>] [to <b>]", `argument "to" declared twice`},
-		{"deploy [(to|in) <a>] [in <b>]", `keyword "in" already starts clause "to"`},
-		{"deploy <a:nope>", `unknown type "nope"`},
-		{"deploy [to]", `keyword "to" must be followed by a <value>`},
-		{"deploy [--x <n>", "expected ] to close the [ at column 8"},
-		{"deploy --dry-run", "a boolean flag must be optional"},
-		{"deploy <n:int> [<m:int>=many]", `default of "m"`},
+		{"no name", []grammar.Decl{{Usage: ""}}, 0, `usage "": column 1: expected the command name`},
+		{"required after optional", []grammar.Decl{{Usage: "ok"}, {Usage: "deploy <a> [<b>] <c>"}}, 1,
+			`usage "deploy <a> [<b>] <c>": column 18: required <c> cannot follow optional <b>`},
+		{"after rest", []grammar.Decl{{Usage: "deploy <a>... <b>"}}, 0,
+			`usage "deploy <a>... <b>": column 15: nothing may follow the rest-of-line argument <a>`},
+		{"argument twice", []grammar.Decl{{Usage: "deploy [to <a>] [to <b>]"}}, 0,
+			`usage "deploy [to <a>] [to <b>]": column 17: argument "to" declared twice`},
+		{"keyword twice", []grammar.Decl{{Usage: "deploy [(to|in) <a>] [in <b>]"}}, 0,
+			`usage "deploy [(to|in) <a>] [in <b>]": column 22: keyword "in" already starts clause "to"`},
+		{"unknown type", []grammar.Decl{{Usage: "deploy <a:nope>"}}, 0,
+			`usage "deploy <a:nope>": column 8: unknown type "nope" in <a:nope>; types: bool, channel, command, duration, group, int, pipeline, stage, string, url, user, version`},
+		{"keyword alone", []grammar.Decl{{Usage: "deploy [to]"}}, 0,
+			`usage "deploy [to]": column 11: keyword "to" must be followed by a <value>`},
+		{"unclosed bracket", []grammar.Decl{{Usage: "deploy [--x <n>"}}, 0,
+			`usage "deploy [--x <n>": column 16: expected ] to close the [ at column 8`},
+		{"required boolean", []grammar.Decl{{Usage: "deploy --dry-run"}}, 0,
+			`usage "deploy --dry-run": column 8: a boolean flag must be optional: [--dry-run]`},
+		{"bad default", []grammar.Decl{{Usage: "deploy <n:int> [<m:int>=many]"}}, 0,
+			`usage "deploy <n:int> [<m:int>=many]": column 16: default of "m": expected an integer, got "many"`},
+		{"required with default", []grammar.Decl{{Usage: "a <n:int>", Args: []grammar.ArgDoc{{Name: "n", Default: "3"}}}}, 0,
+			`usage "a <n:int>": column 3: required argument "n" cannot have a default`},
+		{"short positional", []grammar.Decl{{Usage: "a <n:int>", Args: []grammar.ArgDoc{{Name: "n", Short: 'n'}}}}, 0,
+			`usage "a <n:int>": column 3: "n" has a short form but is not a flag`},
+		{"undeclared doc", []grammar.Decl{{Usage: "a <n:int>", Args: []grammar.ArgDoc{{Name: "m"}}}}, 0,
+			`usage "a <n:int>": documented argument "m" is not in the usage line`},
+		{"name is an alias", []grammar.Decl{{Usage: "a", Aliases: []string{"b"}}, {Usage: "b"}}, 1,
+			`usage "b": command name "b" is already an alias of a`},
+		{"alias taken", []grammar.Decl{{Usage: "a", Aliases: []string{"b"}}, {Usage: "c", Aliases: []string{"B"}}}, 1,
+			`usage "c": alias "b" already names a`},
+		{"bad example", []grammar.Decl{{Usage: "ok"}, {Usage: "a <n:int>", Examples: []string{"a x"}}}, 1,
+			`usage "a <n:int>": example "a x": column 3: <n>: expected an integer, got "x"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.usage, func(t *testing.T) {
-			_, err := grammar.New([]grammar.Decl{{Usage: tt.usage}})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("New(%q) = %v, want it to say %q", tt.usage, err, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := grammar.New(tt.decls)
+			var de *grammar.DeclError
+			if !errors.As(err, &de) {
+				t.Fatalf("New = %T %v, want a *grammar.DeclError", err, err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("New:\n got %s\nwant %s", err, tt.want)
+			}
+			if de.Index != tt.index || de.Usage != tt.decls[tt.index].Usage {
+				t.Errorf("DeclError{Index: %d, Usage: %q}, want index %d", de.Index, de.Usage, tt.index)
 			}
 		})
 	}
-	if _, err := grammar.New([]grammar.Decl{{Usage: "a", Aliases: []string{"b"}}, {Usage: "b"}}); err == nil {
-		t.Error("a command named like another's alias was accepted")
+}
+
+// manyUsage declares n required positionals <a1>…<an> and then an optional
+// --last flag: n+1 arguments.
+func manyUsage(n int) string {
+	var b strings.Builder
+	b.WriteString("many")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, " <a%d>", i)
 	}
-	if _, err := grammar.New([]grammar.Decl{{Usage: "a <n:int>", Examples: []string{"a x"}}}); err == nil {
-		t.Error("an example that does not parse was accepted")
+	b.WriteString(" [--last <v>]")
+	return b.String()
+}
+
+// manyLine gives manyUsage(n)'s positionals, then tail.
+func manyLine(n int, tail string) string {
+	var b strings.Builder
+	b.WriteString("many")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, " v%d", i)
+	}
+	return b.String() + tail
+}
+
+// A parser tracks which arguments it was given in 64 bits: past 64 it would
+// take a flag twice, call a given argument missing and offer given flags again,
+// so New refuses such a declaration.
+func TestArgumentLimit(t *testing.T) {
+	g, err := grammar.New([]grammar.Decl{{Usage: manyUsage(63)}})
+	if err != nil {
+		t.Fatalf("64 arguments: %v", err)
+	}
+	line := manyLine(63, " --last x --last y")
+	want := fmt.Sprintf("column %d: flag --last given twice", strings.LastIndex(line, "--last")+1)
+	if _, err := g.Parse(line); err == nil || err.Error() != want {
+		t.Errorf("the 64th argument given twice: %v, want %s", err, want)
+	}
+	line = manyLine(63, " --last x")
+	if c, err := g.Parse(line); err != nil || len(c.Args) != 64 {
+		t.Errorf("64 arguments given: %v", err)
+	}
+	if got := g.Complete(line+" -", len(line)+2, nil); got != nil {
+		t.Errorf("completion offers a given flag: %q", got)
+	}
+
+	usage := manyUsage(64)
+	_, err = grammar.New([]grammar.Decl{{Usage: "ok"}, {Usage: usage}})
+	var de *grammar.DeclError
+	if !errors.As(err, &de) {
+		t.Fatalf("65 arguments: %T %v, want a *grammar.DeclError", err, err)
+	}
+	pos := strings.Index(usage, "[--last")
+	if de.Index != 1 || de.Usage != usage || de.Pos != pos {
+		t.Errorf("DeclError{Index: %d, Pos: %d}, want {Index: 1, Pos: %d}", de.Index, de.Pos, pos)
+	}
+	want = fmt.Sprintf("usage %q: column %d: too many arguments: a command declares at most 64", usage, pos+1)
+	if err.Error() != want {
+		t.Errorf("65 arguments:\n got %s\nwant %s", err, want)
 	}
 }
 

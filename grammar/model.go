@@ -78,10 +78,23 @@ type Param struct {
 
 	def     Value // Default, parsed
 	hasDef  bool
-	index   int
+	index   int    // in Spec.Params, below maxParams
+	pos     int    // byte offset of this argument in the usage line
 	usage   string // this argument as the usage line shows it
 	display string // this argument without brackets, for help
 }
+
+// maxParams is how many arguments one declaration may have: a paramSet holds a
+// bit for each.
+const maxParams = 64
+
+// paramSet records which arguments of a Spec a line gave, a bit per Param.index:
+// a word on the parser's stack, where a map or a slice would allocate per parse.
+type paramSet uint64
+
+func (s paramSet) has(p *Param) bool { return s&(1<<p.index) != 0 }
+
+func (s *paramSet) add(p *Param) { *s |= 1 << p.index }
 
 // Spec is one command form: the model a Decl builds.
 type Spec struct {
@@ -154,8 +167,9 @@ func WithType(name string, t Type) Option {
 }
 
 // New builds a grammar from declarations. Several declarations may share a command
-// name: they are forms of one command, tried in order. Errors name the declaration
-// and the column of its usage line.
+// name: they are forms of one command, tried in order. A declaration New cannot
+// build, or whose example does not parse, is a *DeclError naming it by index and
+// usage line. A declaration may have at most 64 arguments.
 func New(decls []Decl, opts ...Option) (*Grammar, error) {
 	g := &Grammar{
 		byName: map[string][]*Spec{},
@@ -166,25 +180,38 @@ func New(decls []Decl, opts ...Option) (*Grammar, error) {
 	for _, o := range opts {
 		o(g)
 	}
-	for _, d := range decls {
+	specs := make([]*Spec, len(decls))
+	for i, d := range decls {
 		s, err := g.build(d)
+		if err == nil {
+			err = g.add(s)
+		}
 		if err != nil {
-			return nil, err
+			return nil, declError(i, d, err)
 		}
-		if err := g.add(s); err != nil {
-			return nil, err
-		}
+		specs[i] = s
 	}
-	for _, name := range g.order {
-		for _, s := range g.forms[name] {
-			for _, ex := range s.Examples {
-				if _, err := g.Parse(ex); err != nil {
-					return nil, fmt.Errorf("command %s: example %q: %w", s.Name, ex, err)
-				}
+	// Examples are parsed once every declaration is in: one may name another
+	// (help deploy).
+	for i, s := range specs {
+		for _, ex := range s.Examples {
+			if _, err := g.Parse(ex); err != nil {
+				return nil, declError(i, decls[i], fmt.Errorf("example %q: %w", ex, err))
 			}
 		}
 	}
 	return g, nil
+}
+
+// declError names the declaration at index i in err, a *DeclError from the
+// usage scanner or an error about the declaration as a whole.
+func declError(i int, d Decl, err error) *DeclError {
+	de, ok := err.(*DeclError)
+	if !ok {
+		de = &DeclError{Pos: -1, Err: err}
+	}
+	de.Index, de.Usage = i, d.Usage
+	return de
 }
 
 // MustNew is New for declarations fixed at compile time; it panics on error.
@@ -199,7 +226,7 @@ func MustNew(decls []Decl, opts ...Option) *Grammar {
 func (g *Grammar) add(s *Spec) error {
 	if _, dup := g.forms[s.Name]; !dup {
 		if _, taken := g.byName[s.Name]; taken {
-			return fmt.Errorf("command %s: name already used as an alias", s.Name)
+			return fmt.Errorf("command name %q is already an alias of %s", s.Name, g.byName[s.Name][0].Name)
 		}
 		g.order = append(g.order, s.Name)
 		g.words = append(g.words, s.Name)
@@ -209,7 +236,7 @@ func (g *Grammar) add(s *Spec) error {
 	for _, a := range s.Aliases {
 		a = strings.ToLower(a)
 		if other, taken := g.byName[a]; taken && other[0].Name != s.Name {
-			return fmt.Errorf("command %s: alias %q already names %s", s.Name, a, other[0].Name)
+			return fmt.Errorf("alias %q already names %s", a, other[0].Name)
 		}
 		if _, seen := g.byName[a]; !seen {
 			g.words = append(g.words, a)

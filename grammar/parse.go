@@ -116,11 +116,12 @@ type parser struct {
 	src  string
 	spec *Spec
 	cmd  *Command
-	seen uint64 // bit i: Params[i] was given
+	seen paramSet
 }
 
-func (p *parser) errorAt(t Token, msg string) *Error {
-	return &Error{Source: p.src, Pos: t.Pos, End: t.End, Msg: msg}
+// errorAt positions an error at t; param is the argument it is about, or nil.
+func (p *parser) errorAt(param *Param, t Token, msg string) *Error {
+	return &Error{Source: p.src, Pos: t.Pos, End: t.End, Msg: msg, Param: param}
 }
 
 func (p *parser) withUsage(e *Error) *Error {
@@ -128,10 +129,10 @@ func (p *parser) withUsage(e *Error) *Error {
 	return e
 }
 
-// atEnd positions an error just past the last token.
-func (p *parser) atEnd(msg string) *Error {
+// atEnd positions an error about param just past the last token.
+func (p *parser) atEnd(param *Param, msg string) *Error {
 	end := len(p.src)
-	return &Error{Source: p.src, Pos: end, End: end, Msg: msg}
+	return &Error{Source: p.src, Pos: end, End: end, Msg: msg, Param: param}
 }
 
 func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
@@ -156,10 +157,10 @@ func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
 			}
 			if c := s.keyword(lower(t.Text)); c != nil {
 				if p.given(c) && !c.Repeat {
-					return nil, p.withUsage(p.errorAt(t, strconv.Quote(t.Text)+" given twice"))
+					return nil, p.withUsage(p.errorAt(c, t, strconv.Quote(t.Text)+" given twice"))
 				}
 				if i+1 >= len(toks) {
-					return nil, p.withUsage(p.atEnd("missing <" + c.Placeholder + "> after " + strconv.Quote(t.Text)))
+					return nil, p.withUsage(p.atEnd(c, "missing <"+c.Placeholder+"> after "+strconv.Quote(t.Text)))
 				}
 				i++
 				if err := p.value(c, toks[i]); err != nil {
@@ -191,7 +192,7 @@ func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
 			continue
 		}
 		if !param.Optional {
-			return nil, p.withUsage(p.atEnd("missing " + param.display))
+			return nil, p.withUsage(p.atEnd(param, "missing "+param.display))
 		}
 		if param.hasDef {
 			p.add(param, param.def)
@@ -204,10 +205,10 @@ func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
 	return p.cmd, nil
 }
 
-func (p *parser) given(param *Param) bool { return p.seen&(1<<param.index) != 0 }
+func (p *parser) given(param *Param) bool { return p.seen.has(param) }
 
 func (p *parser) add(param *Param, v Value) {
-	p.seen |= 1 << param.index
+	p.seen.add(param)
 	p.cmd.Args = append(p.cmd.Args, Arg{Param: param, Value: v})
 }
 
@@ -237,12 +238,12 @@ func (p *parser) tooMany(t Token) *Error {
 			sug = []string{string([]byte{w[1], w[0]})} // ot → to; but is → in would guess
 		}
 		if sug != nil {
-			e := p.withUsage(p.errorAt(t, "unknown keyword "+strconv.Quote(t.Text)))
+			e := p.withUsage(p.errorAt(nil, t, "unknown keyword "+strconv.Quote(t.Text)))
 			e.Suggest = sug
 			return e
 		}
 	}
-	return p.withUsage(p.errorAt(t, "too many arguments: unexpected "+strconv.Quote(p.src[t.Pos:t.End])))
+	return p.withUsage(p.errorAt(nil, t, "too many arguments: unexpected "+strconv.Quote(p.src[t.Pos:t.End])))
 }
 
 // value parses t as the value of param, splitting a repeatable clause's a,b list.
@@ -257,7 +258,7 @@ func (p *parser) value(param *Param, t Token) *Error {
 			}
 			off += len(part) + 1
 			if part == "" {
-				return p.errorAt(pt, "empty value in the list "+strconv.Quote(t.Text))
+				return p.errorAt(param, pt, "empty value in the list "+strconv.Quote(t.Text))
 			}
 			if err := p.one(param, pt); err != nil {
 				return err
@@ -271,7 +272,7 @@ func (p *parser) value(param *Param, t Token) *Error {
 func (p *parser) one(param *Param, t Token) *Error {
 	v, err := parseValue(param, t)
 	if err != nil {
-		e := p.errorAt(t, param.label()+": "+err.Error())
+		e := p.errorAt(param, t, param.label()+": "+err.Error())
 		if ve, ok := err.(*ValueError); ok {
 			e.Suggest = ve.Suggest
 		}
@@ -280,7 +281,7 @@ func (p *parser) one(param *Param, t Token) *Error {
 			if p.src[t.Pos:t.End] == t.Text {
 				e.Pos += pe.off
 			}
-			e.Msg = pe.msg
+			e.Msg, e.Param = pe.msg, pe.param
 		}
 		return e
 	}
@@ -404,14 +405,14 @@ func (p *parser) flag(toks []Token, i int) (int, *Error) {
 			}
 		}
 		if param == nil {
-			e := p.withUsage(p.errorAt(t, "unknown flag "+strconv.Quote("--"+name)))
+			e := p.withUsage(p.errorAt(nil, t, "unknown flag "+strconv.Quote("--"+name)))
 			e.Suggest = p.flagSuggestions("--" + name)
 			return i, e
 		}
 	} else {
 		param = p.spec.flag("", text[1])
 		if param == nil {
-			e := p.withUsage(p.errorAt(t, "unknown flag "+strconv.Quote(text[:2])))
+			e := p.withUsage(p.errorAt(nil, t, "unknown flag "+strconv.Quote(text[:2])))
 			e.Suggest = p.flagSuggestions(text)
 			return i, e
 		}
@@ -421,7 +422,7 @@ func (p *parser) flag(toks []Token, i int) (int, *Error) {
 	}
 	flagName := "--" + param.Name
 	if p.given(param) {
-		return i, p.withUsage(p.errorAt(t, "flag "+flagName+" given twice"))
+		return i, p.withUsage(p.errorAt(param, t, "flag "+flagName+" given twice"))
 	}
 	vt := Token{Kind: Word, Text: val, Pos: t.Pos, End: t.End}
 	if hasVal && exact {
@@ -430,7 +431,7 @@ func (p *parser) flag(toks []Token, i int) (int, *Error) {
 	if param.Type.Name() == "bool" {
 		switch {
 		case negated && hasVal:
-			return i, p.errorAt(t, "--no-"+param.Name+" takes no value")
+			return i, p.errorAt(param, t, "--no-"+param.Name+" takes no value")
 		case hasVal:
 			return i, p.one(param, vt)
 		default:
@@ -440,7 +441,7 @@ func (p *parser) flag(toks []Token, i int) (int, *Error) {
 	}
 	if !hasVal {
 		if i+1 >= len(toks) {
-			return i, p.withUsage(p.atEnd("missing <" + param.Placeholder + "> after " + flagName))
+			return i, p.withUsage(p.atEnd(param, "missing <"+param.Placeholder+"> after "+flagName))
 		}
 		i++
 		vt = toks[i]

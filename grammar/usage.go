@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
-// usageScanner reads a usage line. Errors carry the column so a config file can
-// point at the mistake.
+// usageScanner reads a usage line. Its errors are a *DeclError with the byte
+// offset of the mistake, so a config file can point at it.
 type usageScanner struct {
 	src string
 	pos int
 }
 
-func (u *usageScanner) errorf(pos int, format string, args ...any) error {
-	return &Error{Source: u.src, Pos: pos, End: pos + 1, Msg: fmt.Sprintf(format, args...)}
+// declErrorf returns a *DeclError at byte pos of the usage line; New fills in
+// which declaration it is.
+func declErrorf(pos int, format string, args ...any) *DeclError {
+	return &DeclError{Pos: pos, Err: fmt.Errorf(format, args...)}
 }
 
 func (u *usageScanner) skipSpace() {
@@ -51,18 +54,18 @@ func (u *usageScanner) word() string {
 func (g *Grammar) build(d Decl) (*Spec, error) {
 	s, err := g.parseUsage(d.Usage)
 	if err != nil {
-		return nil, fmt.Errorf("usage %q: %w", d.Usage, err)
+		return nil, err
 	}
 	s.Aliases, s.Summary, s.Help, s.Examples = d.Aliases, d.Summary, d.Help, d.Examples
 	for _, a := range d.Args {
 		p := s.Param(a.Name)
 		if p == nil {
-			return nil, fmt.Errorf("command %s: documented argument %q is not in the usage line", s.Name, a.Name)
+			return nil, fmt.Errorf("documented argument %q is not in the usage line", a.Name)
 		}
 		p.Help = a.Help
 		if a.Short != 0 {
 			if p.Role != Flag {
-				return nil, fmt.Errorf("command %s: %q has a short form but is not a flag", s.Name, a.Name)
+				return nil, declErrorf(p.pos, "%q has a short form but is not a flag", a.Name)
 			}
 			p.Short = a.Short
 		}
@@ -75,11 +78,11 @@ func (g *Grammar) build(d Decl) (*Spec, error) {
 			continue
 		}
 		if !p.Optional {
-			return nil, fmt.Errorf("command %s: required argument %q cannot have a default", s.Name, p.Name)
+			return nil, declErrorf(p.pos, "required argument %q cannot have a default", p.Name)
 		}
 		v, err := parseValue(p, Token{Kind: Word, Text: p.Default})
 		if err != nil {
-			return nil, fmt.Errorf("command %s: default of %q: %w", s.Name, p.Name, err)
+			return nil, declErrorf(p.pos, "default of %q: %w", p.Name, err)
 		}
 		p.def, p.hasDef = v, true
 	}
@@ -97,7 +100,7 @@ func (g *Grammar) parseUsage(line string) (*Spec, error) {
 	u.skipSpace()
 	name := u.word()
 	if name == "" {
-		return nil, u.errorf(u.pos, "expected the command name")
+		return nil, declErrorf(u.pos, "expected the command name")
 	}
 	s := &Spec{Name: strings.ToLower(name)}
 	if u.eat("[!]") {
@@ -109,6 +112,9 @@ func (g *Grammar) parseUsage(line string) (*Spec, error) {
 			break
 		}
 		start := u.pos
+		if len(s.Params) == maxParams {
+			return nil, declErrorf(start, "too many arguments: a command declares at most %d", maxParams)
+		}
 		optional := u.eat("[")
 		u.skipSpace()
 		p, err := g.parseElem(u, s)
@@ -126,16 +132,16 @@ func (g *Grammar) parseUsage(line string) (*Spec, error) {
 			u.skipSpace()
 		}
 		if optional && !u.eat("]") {
-			return nil, u.errorf(u.pos, "expected ] to close the [ at column %d", start+1)
+			return nil, declErrorf(u.pos, "expected ] to close the [ at column %d", utf8.RuneCountInString(u.src[:start])+1)
 		}
 		if p.Role == Flag && p.Type.Name() == "bool" && !optional {
-			return nil, u.errorf(start, "a boolean flag must be optional: [%s]", u.src[start:u.pos])
+			return nil, declErrorf(start, "a boolean flag must be optional: [%s]", u.src[start:u.pos])
 		}
-		p.index = len(s.Params)
+		p.index, p.pos = len(s.Params), start
 		p.usage = stripTypes(strings.TrimSpace(u.src[start:u.pos]))
 		p.display = stripDefault(strings.TrimSuffix(strings.TrimPrefix(p.usage, "["), "]"))
 		if err := checkParam(s, p); err != nil {
-			return nil, u.errorf(start, "%v", err)
+			return nil, declErrorf(start, "%v", err)
 		}
 		s.Params = append(s.Params, p)
 	}
@@ -229,28 +235,28 @@ func (g *Grammar) parseElem(u *usageScanner, s *Spec) (*Param, error) {
 			at := u.pos
 			w := u.word()
 			if w == "" {
-				return nil, u.errorf(at, "expected a keyword")
+				return nil, declErrorf(at, "expected a keyword")
 			}
 			p.Keywords = append(p.Keywords, strings.ToLower(w))
 			if u.eat(")") {
 				break
 			}
 			if !u.eat("|") {
-				return nil, u.errorf(u.pos, "expected | or ) in the keyword list")
+				return nil, declErrorf(u.pos, "expected | or ) in the keyword list")
 			}
 		}
 	} else {
 		at := u.pos
 		w := u.word()
 		if w == "" {
-			return nil, u.errorf(at, "expected <argument>, keyword or --flag")
+			return nil, declErrorf(at, "expected <argument>, keyword or --flag")
 		}
 		p.Keywords = []string{strings.ToLower(w)}
 	}
 	p.Name = p.Keywords[0]
 	u.skipSpace()
 	if !u.peek("<") {
-		return nil, u.errorf(u.pos, "keyword %q must be followed by a <value>", p.Name)
+		return nil, declErrorf(u.pos, "keyword %q must be followed by a <value>", p.Name)
 	}
 	return p, g.parseValueSpec(u, p, true)
 }
@@ -263,20 +269,20 @@ func (g *Grammar) parseFlag(u *usageScanner) (*Param, error) {
 		u.pos++
 		w := u.word()
 		if len(w) != 1 {
-			return nil, u.errorf(at, "a short flag is one letter: -n")
+			return nil, declErrorf(at, "a short flag is one letter: -n")
 		}
 		p.Short = w[0]
 		if !u.eat("|") {
-			return nil, u.errorf(u.pos, "a short flag needs its long form: -%s|--name", w)
+			return nil, declErrorf(u.pos, "a short flag needs its long form: -%s|--name", w)
 		}
 		at = u.pos
 	}
 	if !u.eat("--") {
-		return nil, u.errorf(at, "expected --flag")
+		return nil, declErrorf(at, "expected --flag")
 	}
 	p.Name = u.word()
 	if p.Name == "" || strings.HasPrefix(p.Name, "no-") {
-		return nil, u.errorf(at, "invalid flag name %q", p.Name)
+		return nil, declErrorf(at, "invalid flag name %q", p.Name)
 	}
 	p.Placeholder = p.Name
 	save := u.pos
@@ -301,7 +307,7 @@ func (g *Grammar) parseValueSpec(u *usageScanner, p *Param, qualify bool) error 
 			return err
 		}
 		if !u.eat("]") {
-			return u.errorf(u.pos, "expected ] after the qualifier <%s>", part.Placeholder)
+			return declErrorf(u.pos, "expected ] after the qualifier <%s>", part.Placeholder)
 		}
 		part.Name = part.Placeholder
 		p.Part = part
@@ -312,7 +318,7 @@ func (g *Grammar) parseValueSpec(u *usageScanner, p *Param, qualify bool) error 
 			u.pos++
 		}
 		if u.pos == start {
-			return u.errorf(start, "expected a default value after =")
+			return declErrorf(start, "expected a default value after =")
 		}
 		p.Default = u.src[start:u.pos]
 	}
@@ -323,17 +329,17 @@ func (g *Grammar) parseValueSpec(u *usageScanner, p *Param, qualify bool) error 
 func (g *Grammar) parsePlaceholder(u *usageScanner, p *Param) error {
 	open := u.pos
 	if !u.eat("<") {
-		return u.errorf(open, "expected <")
+		return declErrorf(open, "expected <")
 	}
 	end := strings.IndexByte(u.src[u.pos:], '>')
 	if end < 0 {
-		return u.errorf(open, "unterminated <")
+		return declErrorf(open, "unterminated <")
 	}
 	body := u.src[u.pos : u.pos+end]
 	u.pos += end + 1
 	name, typ, typed := strings.Cut(body, ":")
 	if name == "" || strings.ContainsAny(name, " []()|") {
-		return u.errorf(open, "invalid placeholder <%s>", body)
+		return declErrorf(open, "invalid placeholder <%s>", body)
 	}
 	p.Placeholder = name
 	switch {
@@ -342,7 +348,7 @@ func (g *Grammar) parsePlaceholder(u *usageScanner, p *Param) error {
 	case typed:
 		t, ok := g.types[typ]
 		if !ok {
-			return u.errorf(open, "unknown type %q in <%s>; types: %s", typ, body, strings.Join(g.typeNames(), ", "))
+			return declErrorf(open, "unknown type %q in <%s>; types: %s", typ, body, strings.Join(g.typeNames(), ", "))
 		}
 		p.Type = t
 	default:
