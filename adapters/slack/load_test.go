@@ -105,7 +105,12 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 	b.ReportMetric(float64(lat[min(n-1, n*99/100)].Microseconds())/1000, "p99-ms")
 
 	// Drain: workers run every job; each must be audited exactly once.
-	w := &slack.Worker{Engine: e, Queue: q} // no response_url: the jobs run, nothing is posted
+	outbox, err := conn.Outbox(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The answers wait in the outbox: nothing delivers them here.
+	w := &slack.Worker{Engine: e, Queue: q, Outbox: outbox}
 	wctx, stop := context.WithCancel(ctx)
 	for range 4 {
 		go func() { _ = w.Run(wctx) }()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -76,6 +77,9 @@ func NewHTTPClient(log *slog.Logger) *retryablehttp.Client {
 
 // Run works jobs until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.Outbox == nil {
+		return errors.New("a worker needs an outbox for its answers")
+	}
 	if w.Log == nil {
 		w.Log = slog.Default()
 	}
