@@ -65,8 +65,10 @@ type Context struct {
 
 // Runner runs a custom command's program: the exec action's port.
 type Runner interface {
-	// Run runs spec and sends each line of its output to progress. It returns
-	// an error when the program cannot start, fails or times out.
+	// Run runs spec and sends each line of its output to progress. It
+	// returns an error when the program cannot start, exits non-zero, times
+	// out or ctx ends; the engine reports each as Failed, an outcome never
+	// retried.
 	Run(ctx context.Context, spec ExecSpec, progress func(string)) error
 }
 

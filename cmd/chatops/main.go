@@ -11,8 +11,10 @@ import (
 
 func main() {
 	// SIGTERM is how service managers and container runtimes ask a process to
-	// stop: it cancels the context like Ctrl-C, so serve shuts down in order.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// stop, and SIGHUP comes when the terminal closes: each cancels the
+	// context like Ctrl-C, so serve shuts down in order and a running
+	// program's process group is stopped.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
