@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -145,6 +146,12 @@ func (e *Engine) Delivered(ctx context.Context, id, route string) error {
 		return nil
 	})
 	return err
+}
+
+// WasDelivered reports whether a job's answer is recorded as delivered.
+func (e *Engine) WasDelivered(ctx context.Context, id string) bool {
+	j, err := e.Jobs.Get(ctx, id)
+	return err == nil && strings.HasPrefix(j.Answer, "delivered")
 }
 
 // Undelivered records that a job's answer reached nobody: in the job, whose

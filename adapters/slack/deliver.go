@@ -164,6 +164,10 @@ type Deliverer struct {
 	// Undelivered is called when no route is left, with why (redacted: it
 	// may go to the audit).
 	Undelivered func(ctx context.Context, d *engine.Delivery, reason string)
+	// AlreadyDelivered, when set, reports whether an answer reached someone
+	// before: a delivery that comes back because its process died between
+	// delivering and acknowledging it is then dropped, not posted again.
+	AlreadyDelivered func(ctx context.Context, d *engine.Delivery) bool
 	// Log gets every failure, redacted; slog.Default when nil.
 	Log *slog.Logger
 
@@ -236,6 +240,9 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 func (d *Deliverer) Deliver(ctx context.Context, del *engine.Delivery) engine.Retry {
 	d.init()
 	a := &attempt{d: d, del: del}
+	if del.Attempt > 1 && d.AlreadyDelivered != nil && d.AlreadyDelivered(ctx, del) {
+		return engine.Retry{}
+	}
 	now := d.Now()
 	if !del.Created.IsZero() && now.Sub(del.Created) > d.MaxAge {
 		return a.undelivered(ctx, fmt.Sprintf("no route worked within %v (%d attempts)", d.MaxAge, max(del.Attempt-1, 0)))

@@ -205,6 +205,7 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, lo
 			log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
 		}
 	}
+	d.AlreadyDelivered = func(ctx context.Context, del *engine.Delivery) bool { return eng.WasDelivered(ctx, del.JobID) }
 	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) {
 		log.Error("answer undelivered", "job", del.JobID, "reason", reason)
 		if err := eng.Undelivered(ctx, del.JobID, reason); err != nil {
