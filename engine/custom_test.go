@@ -152,12 +152,12 @@ func TestCustomFailure(t *testing.T) {
 		name, argv, msg string
 	}{
 		{"exit status", "[sh, -c, 'echo doing; exit 1']", "ship failed: exit status 1"},
-		{"timeout", "[sleep, '5']", "ship failed: timed out after 50ms; its processes were stopped"},
+		{"timeout", "[sleep, '5']", "ship failed: timed out after 2s; its processes were stopped"},
 		{"not found", "[./no-such.sh]", "ship failed: cannot start no-such.sh: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := customEngine(t, "commands:\n  - usage: ship\n    exec: {argv: "+tt.argv+", timeout: 50ms}\n", nil)
+			e := customEngine(t, "commands:\n  - usage: ship\n    exec: {argv: "+tt.argv+", timeout: 2s}\n", nil)
 			e.Runner = exec.Runner{Grace: 100 * time.Millisecond}
 			_, err := e.ExecLine(context.Background(), terminal(e, "me"), "ship")
 			if code := engine.ErrorCode(err); code != engine.Failed {

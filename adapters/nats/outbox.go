@@ -167,12 +167,18 @@ func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(conte
 			}
 		}
 	})
-	r := deliver(ctx, &d)
+	// An attempt under way finishes even when the outbox is stopping: cut
+	// short, a post that reached Slack would look failed and be made again.
+	r := deliver(context.WithoutCancel(ctx), &d)
 	close(stop)
 	keep.Wait()
 	switch {
 	case r.After <= 0:
-		_ = m.Ack()
+		// Wait for the server to take the ack: one lost on the way (the
+		// process stopping) would deliver the answer again.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = m.DoubleAck(actx)
+		cancel()
 	case ctx.Err() != nil:
 		_ = m.Nak()
 	default:

@@ -119,6 +119,9 @@ func (a *answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m struct{ Text string }
 	_ = json.Unmarshal(body, &m)
 	a.got[n] = append(a.got[n], m.Text)
+	if os.Getenv("DEBUG_ANSWERS") != "" {
+		fmt.Fprintf(os.Stderr, "ANSWER %d %s %s\n", n, time.Now().Format("15:04:05.000"), body)
+	}
 	io.WriteString(w, "ok")
 }
 
@@ -406,7 +409,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			t.Errorf("arg%d ran %d times", i, times[fmt.Sprintf("arg%d", i)])
 		}
 		if acked[i].Load() && len(fake.got[i]) != 1 {
-			t.Errorf("command %d got %d answers", i, len(fake.got[i]))
+			t.Errorf("command %d got %d answers: %q", i, len(fake.got[i]), fake.got[i])
+			sum := sha256.Sum256([]byte(url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
+				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()))
+			logText, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			for _, l := range strings.Split(string(logText), "\n") {
+				if strings.Contains(l, hex.EncodeToString(sum[:12])) {
+					t.Log(l)
+				}
+			}
 		}
 		if len(fake.got[i]) > 0 && strings.Contains(fake.got[i][0], "unknown") {
 			unknown++
