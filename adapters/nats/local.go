@@ -143,6 +143,7 @@ func ServeLocal(ctx context.Context, opts LocalOptions) error {
 type localServer struct {
 	opts  LocalOptions
 	srv   *server.Server
+	url   *url.URL
 	lock  *fileLock
 	conns uint64 // connections ever made, at the last check
 	seen  time.Time
@@ -190,7 +191,7 @@ func startLocal(ctx context.Context, opts LocalOptions) (*localServer, error) {
 	}
 	opts.Log.Info("local NATS server ready", "addr", srv.Addr().String(), "pid", os.Getpid(),
 		"data", opts.DataDir, "idle", opts.Idle, "sync", opts.SyncAlways)
-	return &localServer{opts: opts, srv: srv, lock: lock, seen: opts.Now()}, nil
+	return &localServer{opts: opts, srv: srv, url: u, lock: lock, seen: opts.Now()}, nil
 }
 
 // takeServerLock locks the server lock file exclusively and writes our pid in
@@ -254,6 +255,13 @@ func (s *localServer) check(now time.Time) bool {
 		s.opts.Log.Error("the NATS server stopped by itself")
 		s.release()
 		return true
+	}
+	if _, err := os.Stat(filepath.Join(s.opts.DataDir, urlFile)); errors.Is(err, os.ErrNotExist) {
+		// Removed by hand, or by a client that took it for stale in the
+		// moment before this server locked the data dir.
+		if err := writeURL(s.opts.DataDir, s.url); err != nil {
+			s.opts.Log.Warn("rewriting nats.url", "err", err)
+		}
 	}
 	busy := s.srv.NumClients() > 0
 	if v, err := s.srv.Varz(nil); err == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -334,7 +335,7 @@ func TestLocalServerFails(t *testing.T) {
 func TestLocalIdle(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := startLocal(context.Background(), LocalOptions{DataDir: dir, Idle: time.Minute, Now: func() time.Time { return t0 }})
+	s, err := startLocal(context.Background(), LocalOptions{DataDir: dir, Idle: time.Minute, Now: func() time.Time { return t0 }, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,10 +373,33 @@ func TestLocalIdle(t *testing.T) {
 	}
 }
 
+// TestLocalURLRewritten: a server whose nats.url is removed writes it again.
+func TestLocalURLRewritten(t *testing.T) {
+	dir := t.TempDir()
+	s, err := startLocal(context.Background(), LocalOptions{DataDir: dir, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.release()
+	before, err := os.ReadFile(filepath.Join(dir, urlFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, urlFile)); err != nil {
+		t.Fatal(err)
+	}
+	if s.check(time.Now()) {
+		t.Fatal("stopped")
+	}
+	if after, err := os.ReadFile(filepath.Join(dir, urlFile)); err != nil || string(after) != string(before) {
+		t.Fatalf("nats.url after the check: %q, %v; want %q", after, err, before)
+	}
+}
+
 // TestLocalDirRemoved: a server whose data dir is removed stops.
 func TestLocalDirRemoved(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	s, err := startLocal(context.Background(), LocalOptions{DataDir: dir})
+	s, err := startLocal(context.Background(), LocalOptions{DataDir: dir, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,3 +416,6 @@ func TestLocalDirRemoved(t *testing.T) {
 }
 
 var _ server.Logger = serverLog{}
+
+// quiet is the log of in-process servers in tests.
+var quiet = slog.New(slog.DiscardHandler)

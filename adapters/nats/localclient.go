@@ -208,6 +208,9 @@ func (d *localDialer) start() {
 	if !d.spawned.IsZero() && d.now().Sub(d.spawned) < respawnAfter {
 		return
 	}
+	// With the server lock free, nats.url is stale. Remove it before a new
+	// server takes the lock, or a client could trust it in between.
+	_ = os.Remove(filepath.Join(d.dir, urlFile))
 	d.spawned = d.now()
 	d.exited, d.spawnErr = d.spawn()
 }
