@@ -8,24 +8,22 @@ import (
 	"syscall"
 )
 
-var errLocked = errors.New("locked by another process")
+// lockFile locks f without waiting: exclusively, or shared with other shared
+// holders. The lock belongs to f's open file description, so the kernel frees
+// it when the process dies: a crash never leaves it stale.
+func lockFile(f *os.File, exclusive bool) error {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return errLocked
+	}
+	return err
+}
 
-// lockDir takes an exclusive lock on path, held until unlock or exit: the
-// kernel frees it when the process dies, so a crash never leaves it stale.
-func lockDir(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errLocked
-		}
-		return nil, err
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+// unlockFile releases a lock taken by lockFile.
+func unlockFile(f *os.File) {
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }

@@ -9,25 +9,25 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-var errLocked = errors.New("locked by another process")
+// lockRange is the byte the locks cover: past any content, so that a locked
+// file stays readable (Windows locks forbid reading the bytes they cover).
+func lockRange() *windows.Overlapped { return &windows.Overlapped{OffsetHigh: 1} }
 
-// lockDir takes an exclusive lock on path, held until unlock or exit.
-func lockDir(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
+// lockFile locks f without waiting: exclusively, or shared with other shared
+// holders. Windows frees the lock when the process dies.
+func lockFile(f *os.File, exclusive bool) error {
+	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
+	if exclusive {
+		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
 	}
-	ol := new(windows.Overlapped)
-	h := windows.Handle(f.Fd())
-	if err := windows.LockFileEx(h, windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol); err != nil {
-		f.Close()
-		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-			return nil, errLocked
-		}
-		return nil, err
+	err := windows.LockFileEx(windows.Handle(f.Fd()), flags, 0, 1, 0, lockRange())
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return errLocked
 	}
-	return func() {
-		_ = windows.UnlockFileEx(h, 0, 1, 0, ol)
-		f.Close()
-	}, nil
+	return err
+}
+
+// unlockFile releases a lock taken by lockFile.
+func unlockFile(f *os.File) {
+	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, lockRange())
 }

@@ -1,7 +1,12 @@
 // Package nats implements the engine's store, jobs and audit ports on NATS
 // JetStream: a key-value bucket with revisions for the pipelines ledger, one with
-// a TTL for jobs, and a stream for audit. NATS runs embedded in the process, its
-// file store under the data dir, unless a URL names a server or cluster to use.
+// a TTL for jobs, and a stream for audit.
+//
+// Unless a URL names a server or cluster to use, NATS runs locally with its
+// file store under the data dir: in a server process of its own that every
+// chatops process on the dir shares, started by the first that finds none and
+// stopping once none has used it for a while (see ServeLocal and
+// Options.Spawn), or, without Options.Spawn, embedded in the process.
 package nats
 
 import (
@@ -11,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -45,7 +49,20 @@ type Options struct {
 	// server flushes every two minutes (NATS's default): a process crash loses
 	// nothing either way.
 	SyncAlways bool
-	Log        *slog.Logger
+	// Spawn starts the data dir's local server (ServeLocal) in a process of
+	// its own; Open calls it when no server runs on the data dir. The channel
+	// it returns receives the process's exit: nil when it exits cleanly (as
+	// it does at once when another server won the data dir), else why it
+	// failed, which Open then reports without waiting further. Nil Spawn
+	// embeds the server in this process instead, while the Conn is open.
+	Spawn func() (exited <-chan error, err error)
+	// LocalWait bounds how long Open waits for a local server;
+	// DefaultLocalWait when zero.
+	LocalWait time.Duration
+	// Backoff paces Open's attempts to reach a local server;
+	// DefaultLocalBackoff when nil.
+	Backoff Backoff
+	Log     *slog.Logger
 }
 
 // Conn is a connection to JetStream with the chatops buckets and stream ready.
@@ -59,11 +76,13 @@ type Conn struct {
 	js       jetstream.JetStream
 	replicas int
 	server   *server.Server
-	unlock   func()
+	dataDir  string
+	unlock   func() // frees the data dir's lock this process holds
 }
 
-// Open connects to NATS (starting the embedded server when opts.URL is empty)
-// and makes sure the buckets and the stream exist.
+// Open connects to NATS and makes sure the buckets and the stream exist. When
+// opts.URL is empty it connects to the data dir's local server, starting one
+// with opts.Spawn if none runs, or embeds one when opts.Spawn is nil.
 func Open(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -74,6 +93,12 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.JobTTL == 0 {
 		opts.JobTTL = 7 * 24 * time.Hour
 	}
+	if opts.LocalWait == 0 {
+		opts.LocalWait = DefaultLocalWait
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultLocalBackoff
+	}
 	c := &Conn{unlock: func() {}, replicas: opts.Replicas}
 	var err error
 	if opts.URL != "" {
@@ -81,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 		if err != nil {
 			return nil, unavailable(fmt.Errorf("connecting to NATS at %s: %w", opts.URL, err))
 		}
-	} else if err := c.embed(opts); err != nil {
+	} else if err := c.local(ctx, opts); err != nil {
 		return nil, err
 	}
 	if c.js, err = jetstream.New(c.nc); err != nil {
@@ -95,59 +120,49 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	return c, nil
 }
 
-// embed starts the embedded server on the data dir, or, when another chatops
-// process holds the data dir, connects to that process's server.
-func (c *Conn) embed(opts Options) error {
+// local connects to the data dir's local server; without opts.Spawn, it
+// embeds one unless another process serves the dir.
+func (c *Conn) local(ctx context.Context, opts Options) error {
 	if opts.DataDir == "" {
-		return &engine.Error{Code: engine.Invalid, Msg: "no data dir for the embedded NATS server: give --data or --nats-url"}
+		return &engine.Error{Code: engine.Invalid, Msg: "no data dir for the local NATS server: give --data or --nats-url"}
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("data dir %s: %v", opts.DataDir, err), Err: err}
 	}
-	urlFile := filepath.Join(opts.DataDir, "nats.url")
-	unlock, err := lockDir(filepath.Join(opts.DataDir, "chatops.lock"))
+	if opts.Spawn != nil {
+		return c.connectLocal(ctx, opts)
+	}
+	lock, err := tryLock(filepath.Join(opts.DataDir, serverLockFile), true)
 	if errors.Is(err, errLocked) {
-		// Another chatops runs on this data dir: use its server.
-		url, rerr := os.ReadFile(urlFile)
-		if rerr == nil {
-			if c.nc, err = nc.Connect(strings.TrimSpace(string(url)), nc.Name("chatops"), nc.Timeout(2*time.Second)); err == nil {
-				return nil
-			}
-		}
-		return &engine.Error{Code: engine.Unavailable, Msg: fmt.Sprintf(
-			"data dir %s is in use by another chatops process that cannot be reached; stop it, or give this one its own --data", opts.DataDir)}
+		// Another chatops process serves this data dir: use its server.
+		opts.LocalWait = min(opts.LocalWait, 2*time.Second)
+		return c.connectLocal(ctx, opts)
 	}
 	if err != nil {
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("locking data dir %s: %v", opts.DataDir, err), Err: err}
 	}
-	c.unlock = unlock
-	srv, err := server.NewServer(&server.Options{
-		ServerName:         "chatops",
-		Host:               "127.0.0.1",
-		Port:               server.RANDOM_PORT,
-		JetStream:          true,
-		StoreDir:           filepath.Join(opts.DataDir, "jetstream"),
-		JetStreamMaxMemory: 64 << 20,
-		SyncAlways:         opts.SyncAlways,
-		NoSigs:             true,
-		NoLog:              true,
-	})
+	return c.embed(lock, opts)
+}
+
+// embed runs the data dir's server in this process, until Close.
+func (c *Conn) embed(lock *fileLock, opts Options) error {
+	c.unlock = lock.Unlock
+	lock.writePid()
+	if err := os.Remove(filepath.Join(opts.DataDir, urlFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		c.Close()
+		return &engine.Error{Code: engine.Internal, Msg: "removing a stale " + urlFile, Err: err}
+	}
+	srv, u, err := startServer(opts.DataDir, opts.SyncAlways, nil)
 	if err != nil {
-		unlock()
-		return &engine.Error{Code: engine.Internal, Msg: "starting the embedded NATS server", Err: err}
+		c.Close()
+		return unavailable(err)
 	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		unlock()
-		return unavailable(errors.New("the embedded NATS server did not start within 10s"))
-	}
-	c.server = srv
-	if err := os.WriteFile(urlFile, []byte(srv.ClientURL()+"\n"), 0o600); err != nil {
+	c.server, c.dataDir = srv, opts.DataDir
+	if err := writeURL(opts.DataDir, u); err != nil {
 		c.Close()
 		return &engine.Error{Code: engine.Internal, Msg: "writing " + urlFile, Err: err}
 	}
-	c.nc, err = nc.Connect(srv.ClientURL(), nc.InProcessServer(srv), nc.Name("chatops"))
+	c.nc, err = nc.Connect(srv.ClientURL(), nc.InProcessServer(srv), nc.Token(u.User.Username()), nc.Name("chatops"))
 	if err != nil {
 		c.Close()
 		return unavailable(err)
@@ -163,12 +178,14 @@ func (c *Conn) Ready(context.Context) error {
 	return nil
 }
 
-// Close drains the connection, stops the embedded server and frees the data dir.
+// Close closes the connection, stops the embedded server if this process runs
+// one, and frees the data dir.
 func (c *Conn) Close() {
 	if c.nc != nil {
 		c.nc.Close()
 	}
 	if c.server != nil {
+		_ = os.Remove(filepath.Join(c.dataDir, urlFile))
 		c.server.Shutdown()
 		c.server.WaitForShutdown()
 	}

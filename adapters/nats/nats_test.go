@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatops/chatops/engine"
 )
@@ -49,12 +50,12 @@ func TestSharedDataDir(t *testing.T) {
 // reached: a clear error, and nothing started.
 func TestDataDirInUseUnreachable(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := lockDir(filepath.Join(dir, "chatops.lock"))
+	lock, err := tryLock(filepath.Join(dir, "chatops.lock"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
-	_, err = Open(context.Background(), Options{DataDir: dir})
+	defer lock.Unlock()
+	_, err = Open(context.Background(), Options{DataDir: dir, LocalWait: 100 * time.Millisecond})
 	var e *engine.Error
 	if !errors.As(err, &e) || e.Code != engine.Unavailable || !strings.Contains(e.Msg, "is in use by another chatops process that cannot be reached") {
 		t.Fatalf("got %v", err)

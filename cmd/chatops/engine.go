@@ -11,8 +11,9 @@ import (
 	"github.com/chatops/chatops/engine"
 )
 
-// openEngine builds the engine over JetStream: embedded under the data dir, or
-// at --nats-url. The returned func closes it.
+// openEngine builds the engine over JetStream: the data dir's local server,
+// started in the background when none runs, or --nats-url. The returned func
+// closes it.
 func (e *env) openEngine() (*engine.Engine, func(), error) {
 	eng, closeEngine, _, err := e.openEngineConn()
 	return eng, closeEngine, err
@@ -24,11 +25,12 @@ func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dataDir := e.globals.Data
-	if dataDir == "" && e.globals.NatsURL == "" {
-		dataDir = defaultDataDir()
+	opts := natsadapter.Options{URL: e.globals.NatsURL, SyncAlways: e.globals.Sync}
+	if opts.URL == "" {
+		opts.DataDir = e.dataDir()
+		opts.Spawn = spawnLocal(opts.DataDir, e.globals.Sync)
 	}
-	conn, err := natsadapter.Open(e.ctx, natsadapter.Options{URL: e.globals.NatsURL, DataDir: dataDir, SyncAlways: e.globals.Sync})
+	conn, err := natsadapter.Open(e.ctx, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -40,6 +42,19 @@ func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error
 	eng.Runner = exec.Runner{}
 	eng.History = conn.History
 	return eng, conn.Close, conn, nil
+}
+
+// dataDir is --data made absolute, else the default: the local server runs
+// in the data dir, whatever directory started it.
+func (e *env) dataDir() string {
+	dir := e.globals.Data
+	if dir == "" {
+		dir = defaultDataDir()
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir
 }
 
 // defaultDataDir is chatops's folder in the user's state directory.

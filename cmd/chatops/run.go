@@ -30,6 +30,8 @@ type CLI struct {
 	Config ConfigCmd `cmd:"" help:"Check the config file."`
 	Serve  ServeCmd  `cmd:"" help:"Serve Slack: slash commands in, answers out."`
 	Slack  SlackCmd  `cmd:"" help:"Slack app tools."`
+
+	LocalServer LocalServerCmd `cmd:"" name:"__nats" hidden:"" help:"Run the data dir's local NATS server (commands start it)."`
 }
 
 // Globals are the options every command shares; each has an environment twin.
