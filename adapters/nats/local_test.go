@@ -148,7 +148,7 @@ func TestLocalServer(t *testing.T) {
 	if pid == 0 || pid == os.Getpid() {
 		t.Fatalf("server pid %d, this process %d: want a server process of its own", pid, os.Getpid())
 	}
-	if _, err := c.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 1}, 0); err != nil {
+	if _, err := c.Store.Commit(ctx, change("web", 1), 0); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -302,7 +302,7 @@ func TestLocalStaleURL(t *testing.T) {
 	}
 	c := openLocal(t, dir, time.Second, nil)
 	defer c.Close()
-	if _, err := c.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 1}, 0); err != nil {
+	if _, err := c.Store.Commit(ctx, change("web", 1), 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.NumClients(); n != 0 {

@@ -16,7 +16,8 @@ import (
 	nc "github.com/nats-io/nats.go"
 )
 
-// Backoff says how long to wait before the next attempt.
+// Backoff says how long to wait before attempt (from 1) of something that
+// failed for a passing reason.
 type Backoff func(attempt int) time.Duration
 
 // DefaultLocalBackoff waits 2 ms between the first 20 attempts, then twice as

@@ -29,13 +29,10 @@ const (
 	DefaultAckWait = 30 * time.Second
 )
 
-// Backoff returns the delay before delivery attempt+1 of a job whose handler
-// failed for a passing reason at delivery attempt (from 1).
-type Backoff func(attempt int) time.Duration
-
-// DefaultBackoff doubles from one second up to a minute, with a quarter of
+// DefaultJobBackoff spaces out the deliveries of a job whose handler failed
+// for a passing reason at delivery attempt (from 1): it doubles from one second up to a minute, with a quarter of
 // jitter so that jobs failed together do not come back together.
-func DefaultBackoff(attempt int) time.Duration {
+func DefaultJobBackoff(attempt int) time.Duration {
 	d := min(time.Second<<min(max(attempt-1, 0), 6), time.Minute)
 	return d - time.Duration(mrand.Int64N(int64(d/4)+1))
 }
@@ -49,7 +46,7 @@ type Queue struct {
 	// delivered again; DefaultAckWait when zero.
 	AckWait time.Duration
 	// Backoff spaces out the deliveries of a job whose handler failed;
-	// DefaultBackoff when nil.
+	// DefaultJobBackoff when nil.
 	Backoff Backoff
 	// Grace is how long running jobs may finish once Work's context ends;
 	// after it their context is cancelled and they are handed back.
@@ -58,7 +55,7 @@ type Queue struct {
 
 // Queue returns the job queue, creating its stream.
 func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
-	q := &Queue{js: c.js, replicas: c.replicas, AckWait: DefaultAckWait, Backoff: DefaultBackoff, Grace: 30 * time.Second}
+	q := &Queue{js: c.js, replicas: c.replicas, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
 	if err := c.stream(ctx, jetstream.StreamConfig{
 		Name: JobsStream, Description: "chatops jobs waiting for a worker",
 		Subjects: []string{jobsSubject}, Retention: jetstream.WorkQueuePolicy,
@@ -92,7 +89,7 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		ackWait = DefaultAckWait
 	}
 	if backoff == nil {
-		backoff = DefaultBackoff
+		backoff = DefaultJobBackoff
 	}
 	cons, err := q.js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 		Durable: workerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
