@@ -180,7 +180,7 @@ func TestLocalKilledServer(t *testing.T) {
 	dir := localDir(t)
 	first := openLocal(t, dir, 2*time.Second, nil)
 	defer first.Close()
-	if _, err := first.Store.Save(ctx, &engine.PipelineState{Name: "web", Seq: 1}, 0); err != nil {
+	if _, err := first.Store.Commit(ctx, change("web", 1), 0); err != nil {
 		t.Fatal(err)
 	}
 	pid := serverPid(t, dir)

@@ -45,11 +45,14 @@ type Outbox struct {
 	// MaxAckPending bounds the deliveries in flight or waiting for a retry,
 	// across all processes.
 	MaxAckPending int
+	// Grace is how long the attempts under way may finish once Deliver's
+	// context ends; after it they are cut short and handed back.
+	Grace time.Duration
 }
 
 // Outbox returns the answers' outbox, creating its stream.
 func (c *Conn) Outbox(ctx context.Context) (*Outbox, error) {
-	o := &Outbox{js: c.js, AckWait: defaultOutboxWait, Workers: defaultDeliverers, MaxAckPending: defaultMaxAckPending}
+	o := &Outbox{js: c.js, AckWait: defaultOutboxWait, Workers: defaultDeliverers, MaxAckPending: defaultMaxAckPending, Grace: 15 * time.Second}
 	if err := c.stream(ctx, jetstream.StreamConfig{
 		Name: OutboxStream, Description: "chatops answers waiting to be delivered",
 		Subjects: []string{outboxSubject}, Retention: jetstream.WorkQueuePolicy,
@@ -79,8 +82,9 @@ func (o *Outbox) Post(ctx context.Context, d *engine.Delivery) error {
 // Deliver implements engine.Outbox with a durable pull consumer shared by
 // every process. The consumer hands messages over one at a time; a pool of
 // Workers goroutines delivers them. When ctx ends, the deliveries not started
-// and those cut short are handed back at once, and Deliver returns after every
-// goroutine it started has.
+// are handed back at once; those under way get Grace to finish (cut short, a
+// post that reached Slack would look failed and be made again), then are cut
+// short and handed back. Deliver returns after every goroutine it started has.
 func (o *Outbox) Deliver(ctx context.Context, deliver func(context.Context, *engine.Delivery) engine.Retry) error {
 	workers := max(o.Workers, 1)
 	cons, err := o.js.CreateOrUpdateConsumer(ctx, OutboxStream, jetstream.ConsumerConfig{
@@ -93,12 +97,28 @@ func (o *Outbox) Deliver(ctx context.Context, deliver func(context.Context, *eng
 		return unavailable(fmt.Errorf("outbox consumer: %w", err))
 	}
 
+	attempts, cutShort := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutShort()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-attempts.Done():
+			return
+		}
+		t := time.NewTimer(o.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cutShort()
+		case <-attempts.Done():
+		}
+	}()
 	work := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for m := range work {
-				o.handle(ctx, m, deliver)
+				o.handle(attempts, m, deliver)
 			}
 		})
 	}
@@ -167,9 +187,7 @@ func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(conte
 			}
 		}
 	})
-	// An attempt under way finishes even when the outbox is stopping: cut
-	// short, a post that reached Slack would look failed and be made again.
-	r := deliver(context.WithoutCancel(ctx), &d)
+	r := deliver(ctx, &d)
 	close(stop)
 	keep.Wait()
 	switch {

@@ -154,7 +154,7 @@ func TestOutboxShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	o := openOutbox(t, ctx)
-	o.AckWait = time.Minute
+	o.AckWait, o.Grace = time.Minute, 100*time.Millisecond
 	if err := o.Post(ctx, &engine.Delivery{ID: "j1/answer", Message: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
