@@ -103,7 +103,10 @@ type CommandConfig struct {
 }
 
 // ExecConfig runs a program. Arguments and environment values may name the
-// command's arguments as {name}.
+// command's arguments as {name}, expanded in one pass: a value containing
+// {other} stays as it is, and a declared argument not given expands to "". A
+// relative program path (one naming a directory, such as ./deploy.sh) and a
+// relative Dir are taken from the config file's directory.
 type ExecConfig struct {
 	Argv    []string          `yaml:"argv"`
 	Env     map[string]string `yaml:"env"`

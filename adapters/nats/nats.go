@@ -26,7 +26,6 @@ import (
 
 // Names of the buckets and the stream.
 const (
-	PipelinesBucket = "chatops_pipelines"
 	JobsBucket      = "chatops_jobs"
 	AuditStream     = "CHATOPS_AUDIT"
 	ReleasesStream  = "CHATOPS_RELEASES"

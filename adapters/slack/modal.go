@@ -154,7 +154,7 @@ func blame(err error, line string, starts []int, pipeline, rest string) string {
 		return blockArgs
 	case pipeline != "" && ge.Pos >= starts[1]:
 		return blockPipeline
-	case ge.Pos >= len(line) && pipeline == "" && strings.HasPrefix(ge.Msg, "missing <pipeline>"):
+	case ge.Pos >= len(line) && pipeline == "" && ge.Param != nil && ge.Param.Name == "pipeline":
 		return blockPipeline
 	case ge.Pos >= len(line):
 		return blockArgs

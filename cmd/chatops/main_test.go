@@ -30,8 +30,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ME", localUser()) // the terminal's identity
-			env.Setenv("CHATOPS_DATA", filepath.Join(env.WorkDir, "data"))
+			data := filepath.Join(env.WorkDir, "data")
+			env.Setenv("CHATOPS_DATA", data)
 			env.Setenv("NO_COLOR", "1")
+			// The data dir's local server stops with the script, not 30 s
+			// after its last command.
+			env.Setenv("CHATOPS_LOCAL_IDLE", "2s")
+			env.Defer(func() { _ = stopLocalServer(data) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
