@@ -234,6 +234,19 @@ pipelines:
 			t.Errorf("release %s is in development's history %d times", v, seen[v])
 		}
 	}
+	// The history is in ledger order: the ledger's recent releases of each
+	// slot are the newest of the full history, in the same order. (The
+	// history stream used to be appended after the ledger, out of order.)
+	for _, slot := range []string{"development", "staging", "production"} {
+		recent := st.Slots[slot].History // oldest first, seed releases too
+		for k := 0; k < len(recent) && k < len(full[slot]); k++ {
+			h, l := full[slot][k], recent[len(recent)-1-k] // both the k-th newest
+			if h.Version != l.Version || !h.At.Equal(l.At) || h.Action != l.Action {
+				t.Errorf("%s: the history's #%d newest is %s %s, the ledger's %s %s", slot, k, h.Action, h.Version, l.Action, l.Version)
+				break
+			}
+		}
+	}
 	// Every release promoted into staging ran in development first.
 	for _, r := range full["staging"] {
 		if r.Action == "promote" && seen[r.Version] == 0 && r.Version != "1.0.0" {
