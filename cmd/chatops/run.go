@@ -36,10 +36,10 @@ type CLI struct {
 
 // Globals are the options every command shares; each has an environment twin.
 type Globals struct {
-	Data    string `help:"Data dir of the embedded NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
+	Data    string `help:"Data dir of the local NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
 	Config  string `help:"Config file (default ./chatops.yaml if present, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
-	NatsURL string `name:"nats-url" help:"NATS server or cluster to use instead of the embedded one." env:"CHATOPS_NATS_URL" placeholder:"URL"`
-	Sync    bool   `name:"sync" help:"Flush every write of the embedded store to disk before acknowledging it." env:"CHATOPS_SYNC"`
+	NatsURL string `name:"nats-url" help:"NATS server or cluster to use instead of the local one." env:"CHATOPS_NATS_URL" placeholder:"URL"`
+	Sync    bool   `name:"sync" help:"Flush every write of the local store to disk before acknowledging it." env:"CHATOPS_SYNC"`
 	Output  string `help:"Output format: text or json." enum:"text,json" default:"text" short:"o"`
 	Yes     bool   `help:"Answer yes to confirmations (needed when not on a terminal)." short:"y"`
 	As      string `help:"Run as another user, if policy lets you." placeholder:"USER"`
