@@ -119,9 +119,6 @@ func (a *answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m struct{ Text string }
 	_ = json.Unmarshal(body, &m)
 	a.got[n] = append(a.got[n], m.Text)
-	if os.Getenv("DEBUG_ANSWERS") != "" {
-		fmt.Fprintf(os.Stderr, "ANSWER %d %s %s\n", n, time.Now().Format("15:04:05.000"), body)
-	}
 	io.WriteString(w, "ok")
 }
 
@@ -134,15 +131,7 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts chatops serve: not in -short")
 	}
-	bin := chatopsBinary(t)
-	dir := t.TempDir()
-	ran := filepath.Join(dir, "ran")
-	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fake := &answers{attempts: map[int]int{}, got: map[int][]string{}}
-	hooks := httptest.NewServer(fake)
-	defer hooks.Close()
+	bin, dir, ran, fake, hooks := crashSetup(t)
 	hookHost := strings.TrimPrefix(hooks.URL, "http://")
 
 	serve := startServe(t, bin, dir, "--response-hosts", hookHost)
@@ -169,26 +158,8 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 			_ = p.cmd.Wait()
 			current.Store(startServe(t, bin, dir, "--response-hosts", hookHost))
 		}
-		sent.Go(func() {
-			body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
-				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()
-			sum := sha256.Sum256([]byte(body))
-			jobIDs[i] = "s" + hex.EncodeToString(sum[:12]) // as the gateway names it
-			req, _ := http.NewRequest(http.MethodPost, "http://"+current.Load().addr+"/slack/commands", strings.NewReader(body))
-			req.Header = sign(body)
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Logf("command %d: %v", i, err)
-				return // not acked: the process was being killed
-			}
-			ack, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running") {
-				acked[i].Store(true)
-			} else if i < 3 {
-				t.Logf("command %d: %s %s", i, resp.Status, ack)
-			}
-		})
+		jobIDs[i] = slashID(hooks.URL, i)
+		sent.Go(func() { acked[i].Store(slashNote(client, current.Load().addr, hooks.URL, i)) })
 	}
 	sent.Wait()
 
@@ -240,12 +211,7 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		got := fake.got[i]
 		if len(got) != 1 {
 			t.Errorf("command %d got %d final answers: %q", i, len(got), got)
-			logText, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
-			for _, l := range strings.Split(string(logText), "\n") {
-				if strings.Contains(l, jobIDs[i]) {
-					t.Log(l)
-				}
-			}
+			logJob(t, dir, jobIDs[i])
 			continue
 		}
 		isUnknown := strings.Contains(got[0], "unknown")
@@ -290,6 +256,59 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		total, nAcked, len(times), unknown, len(recs), sumAttempts(fake.attempts))
 }
 
+// crashSetup builds chatops, writes a config whose note command appends to
+// the file ran, and starts a fake response_url host, closed with the test.
+func crashSetup(t *testing.T) (bin, dir, ran string, fake *answers, hooks *httptest.Server) {
+	t.Helper()
+	bin, dir = chatopsBinary(t), t.TempDir()
+	ran = filepath.Join(dir, "ran")
+	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake = &answers{attempts: map[int]int{}, got: map[int][]string{}}
+	hooks = httptest.NewServer(fake)
+	t.Cleanup(hooks.Close)
+	return bin, dir, ran, fake, hooks
+}
+
+// slashForm is the signed body of slash command i: /h note arg<i>, answered
+// at the fake host's /resp/<i>.
+func slashForm(hooksURL string, i int) string {
+	return url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
+		"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooksURL, i)}}.Encode()
+}
+
+// slashID is the job id the gateway gives slash command i.
+func slashID(hooksURL string, i int) string {
+	sum := sha256.Sum256([]byte(slashForm(hooksURL, i)))
+	return "s" + hex.EncodeToString(sum[:12])
+}
+
+// slashNote sends slash command i to the gateway at addr and reports whether
+// it was acked.
+func slashNote(client *http.Client, addr, hooksURL string, i int) bool {
+	body := slashForm(hooksURL, i)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/slack/commands", strings.NewReader(body))
+	req.Header = sign(body)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false // not acked: the process was being stopped
+	}
+	ack, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running")
+}
+
+// logJob logs what serve's log says of a job.
+func logJob(t *testing.T, dir, id string) {
+	logText, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+	for _, l := range strings.Split(string(logText), "\n") {
+		if strings.Contains(l, id) {
+			t.Log(l)
+		}
+	}
+}
+
 func sumAttempts(m map[int]int) int {
 	n := 0
 	for _, v := range m {
@@ -332,15 +351,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and restarts chatops serve: not in -short")
 	}
-	bin := chatopsBinary(t)
-	dir := t.TempDir()
-	ran := filepath.Join(dir, "ran")
-	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fake := &answers{attempts: map[int]int{}, got: map[int][]string{}}
-	hooks := httptest.NewServer(fake)
-	defer hooks.Close()
+	bin, dir, ran, fake, hooks := crashSetup(t)
 	host := strings.TrimPrefix(hooks.URL, "http://")
 	p := startServe(t, bin, dir, "--response-hosts", host, "--shutdown-timeout", "2s")
 	const total = 100
@@ -352,21 +363,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		if i == total/2 {
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		}
-		sent.Go(func() {
-			body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
-				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()
-			req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))
-			req.Header = sign(body)
-			resp, err := client.Do(req)
-			if err != nil {
-				return // refused: the server is stopping
-			}
-			ack, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(ack), "Running") {
-				acked[i].Store(true)
-			}
-		})
+		sent.Go(func() { acked[i].Store(slashNote(client, p.addr, hooks.URL, i)) })
 	}
 	sent.Wait()
 	if err := p.cmd.Wait(); err != nil {
@@ -410,14 +407,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 		if acked[i].Load() && len(fake.got[i]) != 1 {
 			t.Errorf("command %d got %d answers: %q", i, len(fake.got[i]), fake.got[i])
-			sum := sha256.Sum256([]byte(url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
-				"text": {fmt.Sprintf("note arg%d", i)}, "response_url": {fmt.Sprintf("%s/resp/%d", hooks.URL, i)}}.Encode()))
-			logText, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
-			for _, l := range strings.Split(string(logText), "\n") {
-				if strings.Contains(l, hex.EncodeToString(sum[:12])) {
-					t.Log(l)
-				}
-			}
+			logJob(t, dir, slashID(hooks.URL, i))
 		}
 		if len(fake.got[i]) > 0 && strings.Contains(fake.got[i][0], "unknown") {
 			unknown++
