@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -78,11 +79,17 @@ type receiver struct {
 	read int // how many next has returned
 	got  chan struct{}
 	srv  *httptest.Server
+	// status, when set, is answered instead, with Slack's expired_url body.
+	status atomic.Int32
 }
 
 func newReceiver(t *testing.T) *receiver {
 	rc := &receiver{got: make(chan struct{}, 100)}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := int(rc.status.Load()); code != 0 {
+			http.Error(w, "expired_url", code)
+			return
+		}
 		var m answer
 		body, _ := io.ReadAll(r.Body)
 		if err := json.Unmarshal(body, &m); err != nil {
@@ -112,6 +119,8 @@ type fakeAPI struct {
 	views []string
 	got   chan struct{}
 	srv   *httptest.Server
+	// fail, when set, is the error every chat and conversations call answers.
+	fail atomic.Value
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -124,6 +133,10 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			t.Errorf("fake API: %s without the bot token", r.URL.Path)
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if e, _ := a.fail.Load().(string); e != "" && r.URL.Path != "/views.open" {
+			fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
+			return
+		}
 		switch r.URL.Path {
 		case "/chat.postMessage":
 			io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)

@@ -1,0 +1,89 @@
+package slack_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatops/chatops/engine"
+)
+
+// ackedJob returns the job id an ack names ("· job <id>").
+func ackedJob(t *testing.T, ack string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(ack, "· job ")
+	if !ok {
+		t.Fatalf("ack without a job id: %s", ack)
+	}
+	id, _, _ := strings.Cut(rest, `"`)
+	return strings.TrimSpace(id)
+}
+
+// waitJob polls a job's record until ok says it is as wanted.
+func (f *fixture) waitJob(t *testing.T, id string, ok func(*engine.Job) bool) *engine.Job {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		j, err := f.engine.Jobs.Get(context.Background(), id)
+		if err == nil && ok(j) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: %+v, %v", id, j, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestExpiredResponseURL: a response_url answering 404 expired_url is not
+// retried; the answer goes by chat.postMessage, and the job shows done and how
+// its answer went.
+func TestExpiredResponseURL(t *testing.T) {
+	f := newFixture(t)
+	f.rc.status.Store(http.StatusNotFound)
+	resp, ack := f.signedPost(t, f.form("U1", "info demo"))
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	posts := f.waitPosts(t, 1)
+	if len(posts) != 1 || posts[0] != "C1||Pipeline demo" {
+		t.Errorf("posts: %q", posts)
+	}
+	j := f.waitJob(t, ackedJob(t, ack), func(j *engine.Job) bool { return strings.HasPrefix(j.Answer, "delivered") })
+	if j.State != engine.JobDone || j.Answer != "delivered by chat.postMessage" {
+		t.Errorf("job %s: state %q, answer %q", j.ID, j.State, j.Answer)
+	}
+}
+
+// TestUndeliverable: when no route works (the response_url expired, the bot
+// may not post in the channel nor open a DM), the job is marked undelivered,
+// its outcome kept, and the audit says so once.
+func TestUndeliverable(t *testing.T) {
+	f := newFixture(t)
+	f.rc.status.Store(http.StatusGone)
+	f.api.fail.Store("channel_not_found")
+	resp, ack := f.signedPost(t, f.form("U1", "info demo"))
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	id := ackedJob(t, ack)
+	j := f.waitJob(t, id, func(j *engine.Job) bool { return j.State == engine.JobUndelivered })
+	if j.Outcome != "ok" || !strings.HasPrefix(j.Answer, "undelivered") {
+		t.Errorf("job %+v", j)
+	}
+	recs, err := f.engine.Audit.Read(context.Background(), engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.JobID == id && r.Event == "undelivered" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d undelivered audit records for %s, want 1", n, id)
+	}
+}
