@@ -95,6 +95,7 @@ type answers struct {
 	mu       sync.Mutex
 	attempts map[int]int
 	got      map[int][]string // accepted answers, by command number
+	gotAt    map[int][]time.Time
 }
 
 func (a *answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +120,7 @@ func (a *answers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m struct{ Text string }
 	_ = json.Unmarshal(body, &m)
 	a.got[n] = append(a.got[n], m.Text)
+	a.gotAt[n] = append(a.gotAt[n], time.Now())
 	io.WriteString(w, "ok")
 }
 
@@ -149,11 +151,13 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 	jobIDs := make([]string, total)
 	client := &http.Client{Timeout: 5 * time.Second}
 	var sent sync.WaitGroup
+	var killedAt []time.Time
 	start := time.Now()
 	for i := range total {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond))) // about 100/s
 		if i == 60 || i == 130 {                                                    // SIGKILL, and restart on the same data dir
 			p := current.Load()
+			killedAt = append(killedAt, time.Now())
 			_ = p.cmd.Process.Signal(syscall.SIGKILL)
 			_ = p.cmd.Wait()
 			current.Store(startServe(t, bin, dir, "--response-hosts", hookHost))
@@ -196,7 +200,7 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 	for _, l := range strings.Fields(string(data)) {
 		times[l]++
 	}
-	nAcked, unknown := 0, 0
+	nAcked, unknown, excused := 0, 0, 0
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	for i := range total {
@@ -209,6 +213,13 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		}
 		nAcked++
 		got := fake.got[i]
+		if len(got) == 2 && killedJustAfter(fake.gotAt[i][0], killedAt) {
+			// Slack took the answer and the process was killed before it
+			// could record so: the one window no record can close (the
+			// post is outside the store). It is a few milliseconds wide.
+			excused++
+			got = got[:1]
+		}
 		if len(got) != 1 {
 			t.Errorf("command %d got %d final answers: %q", i, len(got), got)
 			logJob(t, dir, jobIDs[i])
@@ -252,8 +263,19 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 			t.Errorf("audit holds %d records of %s", n, k)
 		}
 	}
-	t.Logf("%d commands sent, %d acked, %d ran, %d answered unknown, %d audit records; answers attempted %d times",
-		total, nAcked, len(times), unknown, len(recs), sumAttempts(fake.attempts))
+	t.Logf("%d commands sent, %d acked, %d ran, %d answered unknown, %d audit records; answers attempted %d times; %d answered twice across a kill",
+		total, nAcked, len(times), unknown, len(recs), sumAttempts(fake.attempts), excused)
+}
+
+// killedJustAfter reports whether a kill came within 50 ms after an answer
+// was taken: too soon for the killed process to have recorded it.
+func killedJustAfter(answered time.Time, kills []time.Time) bool {
+	for _, k := range kills {
+		if d := k.Sub(answered); d >= 0 && d < 50*time.Millisecond {
+			return true
+		}
+	}
+	return false
 }
 
 // crashSetup builds chatops, writes a config whose note command appends to
@@ -265,7 +287,7 @@ func crashSetup(t *testing.T) (bin, dir, ran string, fake *answers, hooks *httpt
 	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fake = &answers{attempts: map[int]int{}, got: map[int][]string{}}
+	fake = &answers{attempts: map[int]int{}, got: map[int][]string{}, gotAt: map[int][]time.Time{}}
 	hooks = httptest.NewServer(fake)
 	t.Cleanup(hooks.Close)
 	return bin, dir, ran, fake, hooks
