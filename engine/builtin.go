@@ -557,7 +557,7 @@ func runJobs(r *run) (*Result, error) {
 		res := &Result{Title: "Job " + j.ID, Data: j, Fields: []Field{
 			{"Command", j.Command}, {"By", j.Actor + " (" + j.Source + ")"}, {"State", j.State},
 			{"Queued", when(j.Queued)}, {"Worker", j.Worker}, {"Attempts", attempts},
-			{"Started", when(j.Started)}, {"Finished", when(j.Finished)}, {"Outcome", outcome}, {"Answer", j.Answer},
+			{"Started", when(j.Started)}, {"Finished", when(j.Finished)}, {"Outcome", outcome}, {"Answer", strings.TrimSpace(string(j.Answer) + " " + j.AnswerNote)},
 		}}
 		res.Text = strings.Join(j.Progress, "\n")
 		return res, nil

@@ -9,16 +9,15 @@ import (
 	"github.com/chatops/chatops/grammar"
 )
 
-// customHandler runs a config-declared command's exec action.
-func customHandler(r *run) (*Result, error) {
-	var cc *CommandConfig
-	for i := range r.e.Config.Commands {
-		name, _, _ := strings.Cut(strings.TrimSpace(r.e.Config.Commands[i].Usage), " ")
-		if strings.TrimSuffix(strings.ToLower(name), "[!]") == r.cmd.Name {
-			cc = &r.e.Config.Commands[i]
-		}
-	}
-	if cc == nil || r.e.Runner == nil {
+// customAction returns the action of a config-declared command: its exec
+// action, bound when the engine starts.
+func customAction(cc *CommandConfig) func(r *run) (*Result, error) {
+	return func(r *run) (*Result, error) { return runCustom(r, cc) }
+}
+
+// runCustom runs a config-declared command's exec action.
+func runCustom(r *run, cc *CommandConfig) (*Result, error) {
+	if r.e.Runner == nil {
 		return nil, Errorf(Unavailable, "%s has no action here", r.cmd.Name)
 	}
 	spec := execSpec(cc.Exec, placeholders(r.cmd), configDir(r.e.Config.Path))

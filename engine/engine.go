@@ -154,13 +154,14 @@ func bind(g *grammar.Grammar, cfg *Config) (map[*grammar.Spec]action, error) {
 		actions[specs[forms[name]]] = action{run: b.run, idempotent: b.idempotent}
 		forms[name]++
 	}
-	for _, cc := range cfg.Commands {
+	for i := range cfg.Commands {
+		cc := &cfg.Commands[i]
 		name := declName(cc.Usage)
 		specs := g.Forms(name)
 		if forms[name] >= len(specs) {
 			return nil, fmt.Errorf("custom command %q has no form in the grammar", cc.Usage)
 		}
-		actions[specs[forms[name]]] = action{run: customHandler}
+		actions[specs[forms[name]]] = action{run: customAction(cc)}
 		forms[name]++
 	}
 	for _, name := range g.Commands() {
@@ -386,27 +387,53 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 		}
 	}
 	if !r.committed {
-		if aerr := e.Audit.Append(ctx, r.rec); aerr != nil {
-			// Nothing changed (a change carries its own record), so the
-			// command can honestly fail: nobody takes it for done unrecorded.
-			e.Log.Error("audit", "job", job.ID, "err", aerr)
-			if err == nil {
+		if aerr := e.durably(ctx, func() error { return e.Audit.Append(ctx, r.rec) }); aerr != nil {
+			e.Log.Error("audit record lost", "job", job.ID, "command", r.rec.Command, "outcome", r.rec.Outcome, "err", aerr)
+			if err == nil && r.cmd != nil && e.actions[r.cmd.Spec].idempotent {
+				// A read changed nothing: it can honestly fail, so nobody
+				// takes an unrecorded command for done. An action that ran
+				// keeps its outcome: reporting it failed would invite a
+				// second run.
 				res, err = nil, aerr
 				r.rec.Outcome, r.rec.Message = string(ErrorCode(aerr)), ErrorMessage(aerr)
 			}
 		}
 	}
-	if _, jerr := e.Jobs.Update(ctx, job.ID, func(j *Job) error {
-		if j.State == "" {
-			*j = *job
-		}
-		outcome(j)
-		return nil
+	if jerr := e.durably(ctx, func() error {
+		_, err := e.Jobs.Update(ctx, job.ID, func(j *Job) error {
+			if j.State == "" {
+				*j = *job
+			}
+			outcome(j)
+			return nil
+		})
+		return err
 	}); jerr != nil {
-		e.Log.Warn("recording job", "job", job.ID, "err", jerr)
+		e.Log.Error("recording a job's outcome", "job", job.ID, "err", jerr)
 	}
 	outcome(job)
 	return res, err
+}
+
+// durably runs write, a store write, again while the store is unreachable, up
+// to StoreTimeout: an outcome once reached must be recorded.
+func (e *Engine) durably(ctx context.Context, write func() error) error {
+	backoff := e.ChangeBackoff
+	if backoff == nil {
+		backoff = DefaultChangeBackoff
+	}
+	deadline := e.Now().Add(e.StoreTimeout)
+	for attempt := 1; ; attempt++ {
+		err := write()
+		if ErrorCode(err) != Unavailable || e.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-e.After(max(backoff(attempt), time.Duration(attempt)*50*time.Millisecond)):
+		}
+	}
 }
 
 // internal logs err under a fresh reference and returns what users may see.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -53,24 +52,34 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 		if perr != nil || !e.actions[cmd.Spec].idempotent {
 			return e.unknown(ctx, job, prev.Worker)
 		}
-		c.recovering = prev.Started
+		// Its change, if it made one, is no older than the job: looked up
+		// from a minute before, for clocks of different hosts.
+		c.recovering = earliest(prev.Queued, prev.Started).Add(-time.Minute)
 	}
+	// A command's own error is its outcome, stored in the job: not an error
+	// of RunJob's, which would have the job delivered again.
 	if perr != nil {
-		_, err := e.finish(ctx, &run{e: e, c: c, rec: e.record(c, j.Command), start: now}, job, nil, perr)
-		job.Question = nil
-		return job, ignore(err)
+		rec := e.record(c, j.Command)
+		rec.Decision = "invalid"
+		_, _ = e.finish(ctx, &run{e: e, c: c, rec: rec, start: now}, job, nil, perr)
+		return job, nil
 	}
-	_, err = e.execute(ctx, c, cmd, job)
-	return job, ignore(err)
+	_, _ = e.execute(ctx, c, cmd, job)
+	return job, nil
 }
 
-// ignore drops a command's own error: it is the job's outcome, stored in it.
-func ignore(error) error { return nil }
+// earliest returns the earlier of two times, ignoring zero ones.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
 
 // finished returns a job redelivered after it finished, making sure its audit
 // record was written (a worker may have died between the two).
 func (e *Engine) finished(ctx context.Context, job *Job) (*Job, error) {
-	if job.Answer == "" && !job.AuditedWithChange {
+	if job.Answer == AnswerNone && !job.AuditedWithChange {
 		rec := &AuditRecord{At: job.Finished, JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
 			Command: job.Command, Decision: "allowed", Outcome: job.Outcome, Message: job.Message, ErrorRef: job.ErrorRef,
 			Duration: job.Finished.Sub(job.Started)}
@@ -100,20 +109,29 @@ func (e *Engine) unknown(ctx context.Context, job *Job, worker string) (*Job, er
 	})
 }
 
-// GiveUp ends a job that could not be run after every attempt: nothing of it
-// ran, and the person is told so.
+// GiveUp ends a job whose last delivery could not be handled. A job that
+// never started was not run, and the person is told so; one that started is
+// unknown; one that finished keeps its outcome, to be answered.
 func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, error) {
+	ctx = context.WithoutCancel(ctx)
+	prev, err := e.Jobs.Get(ctx, j.ID)
+	switch {
+	case err == nil && prev.Final():
+		return prev, nil
+	case err == nil && prev.State == JobRunning:
+		return e.unknown(ctx, prev, prev.Worker)
+	}
 	msg := fmt.Sprintf("`%s` was not run: chatops could not reach its store (%v). Nothing changed; run it again.", j.Command, ErrorMessage(cause))
 	rec := &AuditRecord{At: e.Now(), JobID: j.ID, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
 		Command: j.Command, Decision: "allowed", Outcome: string(Unavailable), Message: msg}
 	if err := e.Audit.Append(ctx, rec); err != nil {
 		return nil, err
 	}
-	return e.Jobs.Update(context.WithoutCancel(ctx), j.ID, func(rec *Job) error {
-		if rec.Final() {
-			return errClaimed
+	return e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
+		if rec.State == JobRunning || rec.Final() {
+			return errClaimed // claimed meanwhile: its worker answers it
 		}
-		rec.Command, rec.Actor, rec.Source = j.Command, j.Actor.ID, j.Actor.Source
+		rec.ID, rec.Command, rec.Actor, rec.Source, rec.Channel = j.ID, j.Command, j.Actor.ID, j.Actor.Source, j.Channel
 		rec.State, rec.Outcome, rec.Message, rec.Finished = JobFailed, string(Unavailable), msg, e.Now()
 		return nil
 	})
@@ -131,8 +149,8 @@ func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
 // Answered records that a job's answer is on its way (in the outbox).
 func (e *Engine) Answered(ctx context.Context, id string) error {
 	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {
-		if j.Answer == "" {
-			j.Answer = "posted"
+		if j.Answer == AnswerNone {
+			j.Answer = AnswerPosted
 		}
 		return nil
 	})
@@ -142,7 +160,7 @@ func (e *Engine) Answered(ctx context.Context, id string) error {
 // Delivered records that a job's answer reached the person, and how.
 func (e *Engine) Delivered(ctx context.Context, id, route string) error {
 	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {
-		j.Answer = "delivered by " + route
+		j.Answer, j.AnswerNote = AnswerDelivered, route
 		return nil
 	})
 	return err
@@ -151,14 +169,14 @@ func (e *Engine) Delivered(ctx context.Context, id, route string) error {
 // WasDelivered reports whether a job's answer is recorded as delivered.
 func (e *Engine) WasDelivered(ctx context.Context, id string) bool {
 	j, err := e.Jobs.Get(ctx, id)
-	return err == nil && strings.HasPrefix(j.Answer, "delivered")
+	return err == nil && j.Answer == AnswerDelivered
 }
 
 // Undelivered records that a job's answer reached nobody: in the job, whose
 // state becomes undelivered (its outcome stays), and in the audit stream.
 func (e *Engine) Undelivered(ctx context.Context, id, reason string) error {
 	job, err := e.Jobs.Update(ctx, id, func(j *Job) error {
-		j.State, j.Answer = JobUndelivered, "undelivered: "+reason
+		j.State, j.Answer, j.AnswerNote = JobUndelivered, AnswerUndelivered, reason
 		return nil
 	})
 	if err != nil {

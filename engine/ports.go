@@ -225,10 +225,22 @@ type Job struct {
 	// AuditedWithChange says the audit record went into the ledger with the
 	// command's change.
 	AuditedWithChange bool `json:"audited_with_change,omitempty"`
-	// Answer is how the answer fared: posted (to the outbox), delivered
-	// (with its route), undelivered.
-	Answer string `json:"answer,omitempty"`
+	// Answer is how the answer fared; AnswerNote says by which route, or why
+	// none worked.
+	Answer     Answer `json:"answer,omitempty"`
+	AnswerNote string `json:"answer_note,omitempty"`
 }
+
+// Answer is where a job's answer stands.
+type Answer string
+
+// Answer states.
+const (
+	AnswerNone        Answer = ""            // not yet posted
+	AnswerPosted      Answer = "posted"      // in the outbox, on its way
+	AnswerDelivered   Answer = "delivered"   // reached the person
+	AnswerUndelivered Answer = "undelivered" // no route worked
+)
 
 // Final reports whether the job has an outcome.
 func (j *Job) Final() bool {

@@ -16,10 +16,6 @@ import (
 	nc "github.com/nats-io/nats.go"
 )
 
-// Backoff says how long to wait before attempt (from 1) of something that
-// failed for a passing reason.
-type Backoff func(attempt int) time.Duration
-
 // DefaultLocalBackoff waits 2 ms between the first 20 attempts, then twice as
 // long each time, up to 50 ms: a local server starts in about 10 ms, and an
 // attempt costs a few system calls.
@@ -94,7 +90,7 @@ func (c *Conn) connectLocal(parent context.Context, opts Options) error {
 
 // waitShared takes a shared lock on path, waiting while a server that is
 // stopping holds it exclusively.
-func waitShared(ctx context.Context, path string, backoff Backoff) (*fileLock, error) {
+func waitShared(ctx context.Context, path string, backoff engine.Backoff) (*fileLock, error) {
 	for attempt := 1; ; attempt++ {
 		l, err := tryLock(path, false)
 		if !errors.Is(err, errLocked) {

@@ -60,7 +60,7 @@ type Options struct {
 	LocalWait time.Duration
 	// Backoff paces Open's attempts to reach a local server;
 	// DefaultLocalBackoff when nil.
-	Backoff Backoff
+	Backoff engine.Backoff
 	Log     *slog.Logger
 }
 

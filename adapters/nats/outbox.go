@@ -131,10 +131,20 @@ func (o *Outbox) Deliver(ctx context.Context, deliver func(context.Context, *eng
 			_ = m.Nak() // shutting down: another process may take it now
 			return
 		}
-		select {
-		case work <- m:
-		case <-ctx.Done():
-			_ = m.Nak()
+		// Keep a delivery waiting for a free worker ours: past AckWait it
+		// would be given to another process too, and posted twice.
+		tick := time.NewTicker(o.ackWait() / 2)
+		defer tick.Stop()
+		for {
+			select {
+			case work <- m:
+				return
+			case <-ctx.Done():
+				_ = m.Nak()
+				return
+			case <-tick.C:
+				_ = m.InProgress()
+			}
 		}
 	}, jetstream.PullMaxMessages(workers))
 	if err != nil {

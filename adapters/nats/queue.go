@@ -47,7 +47,7 @@ type Queue struct {
 	AckWait time.Duration
 	// Backoff spaces out the deliveries of a job whose handler failed;
 	// DefaultJobBackoff when nil.
-	Backoff Backoff
+	Backoff engine.Backoff
 	// Grace is how long running jobs may finish once Work's context ends;
 	// after it their context is cancelled and they are handed back.
 	Grace time.Duration
@@ -101,10 +101,7 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 	// Running jobs outlive ctx by Grace.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
-	var running sync.WaitGroup
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		running.Add(1)
-		defer running.Done()
 		if ctx.Err() != nil {
 			_ = m.Nak() // stopping: another worker takes it
 			return
@@ -133,16 +130,21 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		return unavailable(err)
 	}
 	<-ctx.Done()
-	cc.Stop()
-	finished := make(chan struct{})
-	go func() { running.Wait(); close(finished) }()
+	// Drain lets the running job finish and hands back what is buffered;
+	// Closed says when the last callback has returned.
+	cc.Drain()
 	grace := time.NewTimer(q.Grace)
 	defer grace.Stop()
 	select {
-	case <-finished:
+	case <-cc.Closed():
+		return nil
 	case <-grace.C:
 		cancelJobs()
-		<-finished
+	}
+	select {
+	case <-cc.Closed():
+	case <-time.After(drainWait):
+		cc.Stop() // the connection is gone: the server redelivers after AckWait
 	}
 	return nil
 }

@@ -216,10 +216,14 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 				done = true
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+		switch err := batch.Error(); {
+		case done, errors.Is(err, jetstream.ErrNoMessages):
+			return nil
+		case err != nil:
+			// A timeout is not the end of the stream: a reader that took it
+			// for one would miss a change it looks for.
 			return unavailable(err)
-		}
-		if done || n == 0 {
+		case n == 0:
 			return nil
 		}
 	}

@@ -51,9 +51,9 @@ func TestExpiredResponseURL(t *testing.T) {
 	if len(posts) != 1 || posts[0] != "C1||Pipeline demo" {
 		t.Errorf("posts: %q", posts)
 	}
-	j := f.waitJob(t, ackedJob(t, ack), func(j *engine.Job) bool { return strings.HasPrefix(j.Answer, "delivered") })
-	if j.State != engine.JobDone || j.Answer != "delivered by chat.postMessage" {
-		t.Errorf("job %s: state %q, answer %q", j.ID, j.State, j.Answer)
+	j := f.waitJob(t, ackedJob(t, ack), func(j *engine.Job) bool { return j.Answer == engine.AnswerDelivered })
+	if j.State != engine.JobDone || j.AnswerNote != "chat.postMessage" {
+		t.Errorf("job %s: state %q, answer %q by %q", j.ID, j.State, j.Answer, j.AnswerNote)
 	}
 }
 
@@ -70,7 +70,7 @@ func TestUndeliverable(t *testing.T) {
 	}
 	id := ackedJob(t, ack)
 	j := f.waitJob(t, id, func(j *engine.Job) bool { return j.State == engine.JobUndelivered })
-	if j.Outcome != "ok" || !strings.HasPrefix(j.Answer, "undelivered") {
+	if j.Outcome != "ok" || j.Answer != engine.AnswerUndelivered || j.AnswerNote == "" {
 		t.Errorf("job %+v", j)
 	}
 	recs, err := f.engine.Audit.Read(context.Background(), engine.AuditQuery{})

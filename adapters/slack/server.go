@@ -50,7 +50,7 @@ type Server struct {
 	API *slack.Client
 	// OAuth installs the app into workspaces; nil with a single bot token.
 	OAuth *OAuth
-	// Respond posts to a response_url: a Worker's Respond.
+	// Respond posts to a response_url: a Responder's Respond.
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
 	metrics *metrics
@@ -233,8 +233,8 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 // from now on. A job enqueued before (a retried request) is a duplicate.
 func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, error) {
 	dup, err := s.Queue.Enqueue(ctx, job)
-	if err != nil || dup {
-		return dup, err
+	if err != nil || dup || job.Reply["refusal"] != "" {
+		return dup, err // a refusal was decided and audited: no job runs
 	}
 	if err := s.Engine.Accept(ctx, job); err != nil {
 		// The job is queued; its worker records it when it starts.
@@ -245,12 +245,7 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 
 // api returns the Web API client for a workspace.
 func (s *Server) api(ctx context.Context, team string) *slack.Client {
-	if s.OAuth != nil && team != "" {
-		if c, err := s.OAuth.Client(ctx, team); err == nil {
-			return c
-		}
-	}
-	return s.API
+	return clientFor(ctx, s.OAuth, s.API, team)
 }
 
 // help answers at once: it reads no ledger.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -32,9 +33,9 @@ type Worker struct {
 	// MaxAttempts is the delivery after which a job that still cannot be
 	// claimed is answered as not run; DefaultMaxAttempts when zero.
 	MaxAttempts int
-	// HTTP makes the progress posts; NewHTTPClient builds one.
-	HTTP *retryablehttp.Client
-	// API posts progress in threads; nil without a bot token.
+	// API posts progress in threads; nil without a bot token. Give it a
+	// client that tries once (NewDeliveryHTTPClient): progress is best
+	// effort, and a rate-limited post must not hold up the program.
 	API *slack.Client
 	// OAuth gives each workspace's own client, when installed by OAuth.
 	OAuth *OAuth
@@ -83,9 +84,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.Log == nil {
 		w.Log = slog.Default()
 	}
-	if w.HTTP == nil {
-		w.HTTP = NewHTTPClient(w.Log)
-	}
 	return w.Queue.Work(ctx, w.handle)
 }
 
@@ -95,7 +93,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if text := j.Reply["refusal"]; text != "" {
 		return w.post(ctx, j, RenderRefusal(text, j.Command))
 	}
-	progress := newThreadProgress(w.api(ctx, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
+	progress := newThreadProgress(clientFor(ctx, w.OAuth, w.API, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
 	job, err := w.Engine.RunJob(ctx, j, w.Name, func(line string) { progress.add(ctx, line) })
 	if err != nil {
 		max := w.MaxAttempts
@@ -111,7 +109,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 		}
 	}
 	progress.flush(ctx)
-	if job.Answer != "" {
+	if job.Answer != engine.AnswerNone {
 		return nil // answered by an earlier delivery
 	}
 	if progress.thread != "" && j.Reply["thread_ts"] == "" {
@@ -189,20 +187,22 @@ func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, q *engine.Confirm
 	return RenderQuestion(i, ttl), nil
 }
 
-// api returns the Web API client for a workspace: its OAuth installation's, or
-// the single bot token's.
-func (w *Worker) api(ctx context.Context, team string) *slack.Client {
-	if w.OAuth != nil && team != "" {
-		if c, err := w.OAuth.Client(ctx, team); err == nil {
+// clientFor returns the Web API client for a workspace: its OAuth
+// installation's, or the single bot token's.
+func clientFor(ctx context.Context, oauth *OAuth, api *slack.Client, team string) *slack.Client {
+	if oauth != nil && team != "" {
+		if c, err := oauth.Client(ctx, team); err == nil {
 			return c
 		}
 	}
-	return w.API
+	return api
 }
 
 // Responder posts to response_urls on allowed hosts: the gateway's immediate
 // answers to clicks. Answers to jobs go through the outbox.
 type Responder struct {
+	// HTTP makes the posts; one attempt, no redirects
+	// (NewDeliveryHTTPClient) when nil.
 	HTTP *retryablehttp.Client
 	// ResponseHosts are the host[:port]s a response_url may name;
 	// DefaultResponseHosts when nil. Anything else is refused, so a forged
@@ -210,14 +210,19 @@ type Responder struct {
 	ResponseHosts []string
 }
 
-// Respond posts msg to a response_url on an allowed host.
+// responderHTTP is the client of a Responder that names none.
+var responderHTTP = sync.OnceValue(NewDeliveryHTTPClient)
+
+// Respond posts msg to a response_url on an allowed host. Its errors never
+// hold the URL: it is a credential.
 func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message) error {
-	if w.HTTP == nil {
-		w.HTTP = NewDeliveryHTTPClient()
+	httpc := w.HTTP
+	if httpc == nil {
+		httpc = responderHTTP()
 	}
 	u, err := url.Parse(responseURL)
-	if err != nil || !w.allowed(u) {
-		return &refusedURL{responseURL}
+	if err != nil || !allowedHost(u, w.ResponseHosts) {
+		return ErrNotAllowed
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -225,42 +230,16 @@ func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return RedactError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.HTTP.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
-		return err
+		return RedactError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("response_url answered %s", resp.Status)
 	}
 	return nil
-}
-
-// refusedURL is a response_url on a host chatops does not post to.
-type refusedURL struct{ url string }
-
-func (e *refusedURL) Error() string {
-	return fmt.Sprintf("response_url %q is not on an allowed host", Redact(e.url))
-}
-
-// allowed accepts https URLs on the allowed hosts, and plain http only on
-// loopback (for tests).
-func (w *Responder) allowed(u *url.URL) bool {
-	hosts := w.ResponseHosts
-	if hosts == nil {
-		hosts = DefaultResponseHosts
-	}
-	loopback := u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1"
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
-		return false
-	}
-	for _, h := range hosts {
-		if strings.EqualFold(u.Host, h) {
-			return true
-		}
-	}
-	return false
 }

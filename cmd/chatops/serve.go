@@ -34,7 +34,7 @@ type ServeCmd struct {
 	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
 	Workers         int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
-	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job whose worker died waits before another worker takes it." default:"30s" env:"CHATOPS_JOB_ACK_WAIT"`
+	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"30s" env:"CHATOPS_JOB_ACK_WAIT"`
 }
 
 func or(a, b string) string {
@@ -123,7 +123,10 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	host, _ := os.Hostname()
 	worker := &slackadapter.Worker{Engine: eng, Queue: q, Outbox: outbox, Name: fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Log: log, HTTP: httpc, API: api, OAuth: srv.OAuth, Interactions: inter}
+		Log: log, OAuth: srv.OAuth, Interactions: inter}
+	if s.BotToken != "" {
+		worker.API = slackadapter.NewAPI(s.BotToken, s.APIURL, slackadapter.NewDeliveryHTTPClient())
+	}
 	deliverer := newDeliverer(eng, s, srv.OAuth, log)
 
 	// Jobs and deliveries run on contexts of their own, stopped in order on
