@@ -197,3 +197,36 @@ func TestFailedCommandNotRetried(t *testing.T) {
 		t.Errorf("the program ran %d times: %q", len(got), got)
 	}
 }
+
+// TestGiveUp: a job whose last delivery fails is answered by what is known of
+// it: not run if it never started, unknown if it did, its outcome if it ended.
+func TestGiveUp(t *testing.T) {
+	e, _ := appendEngine(t)
+	ctx := context.Background()
+	cause := engine.Errorf(engine.Unavailable, "store down")
+
+	never := queued(e, "job-never", "alice", "note a")
+	j, err := e.GiveUp(ctx, never, cause)
+	if err != nil || j.State != engine.JobFailed || !strings.Contains(j.Message, "was not run") {
+		t.Errorf("never started: %+v, %v", j, err)
+	}
+
+	started := queued(e, "job-started", "alice", "note b")
+	if _, err := e.Jobs.Update(ctx, started.ID, func(r *engine.Job) error {
+		*r = engine.Job{ID: started.ID, Command: started.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: e.Now()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := e.GiveUp(ctx, started, cause); err != nil || j.State != engine.JobUnknown {
+		t.Errorf("started: %+v, %v; want unknown, never 'not run'", j, err)
+	}
+
+	ended := queued(e, "job-ended", "alice", "note c")
+	if _, err := e.RunJob(ctx, ended, "w1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := e.GiveUp(ctx, ended, cause); err != nil || j.State != engine.JobDone {
+		t.Errorf("ended: %+v, %v; want its own outcome", j, err)
+	}
+}
