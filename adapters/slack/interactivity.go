@@ -77,11 +77,11 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 	}
 	// Other answers in the background: Slack wants the 200 now.
 	if msg != nil && s.Respond != nil && cb.ResponseURL != "" {
-		go func() {
+		s.background.Go(func() {
 			if err := s.Respond(ctx, cb.ResponseURL, *msg); err != nil {
 				s.Log.Error("answering a click", "err", err)
 			}
-		}()
+		})
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -54,7 +55,14 @@ type Server struct {
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
 	metrics *metrics
+	// background holds the answers still being posted after their request
+	// returned.
+	background sync.WaitGroup
 }
+
+// Wait waits for the answers the server posts after their requests returned:
+// call it once the HTTP server has shut down.
+func (s *Server) Wait() { s.background.Wait() }
 
 type metrics struct {
 	registry *prometheus.Registry
