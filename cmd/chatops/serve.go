@@ -179,7 +179,7 @@ func (s *ServeCmd) Run(e *env) error {
 	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("requests cut short", "err", err)
 	}
-	srv.Wait()  // answers to clicks still being posted
+	srv.Wait() // answers to clicks still being posted
 	stopJobs() // no new jobs; running ones get the queue's grace, then are handed back
 	jobs.Wait()
 	stopDelivery()
