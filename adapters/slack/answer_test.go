@@ -2,7 +2,9 @@ package slack_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +88,60 @@ func TestUndeliverable(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d undelivered audit records for %s, want 1", n, id)
 	}
+}
+
+// TestStallDelaysNoOtherAnswer reproduces "a rate limit stalls unrelated
+// answers": with four answers held by 429 Retry-After: 30, twenty /h info demo
+// answers each arrive within a second of their command.
+func TestStallDelaysNoOtherAnswer(t *testing.T) {
+	f := newFixture(t)
+	f.rc.held.Store("/held/")
+	slash := func(path string) {
+		body := url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/h"},
+			"text": {"info demo"}, "response_url": {f.rc.srv.URL + path}}.Encode()
+		if resp, _ := f.signedPost(t, body); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	for i := range 4 {
+		slash(fmt.Sprintf("/held/%d", i))
+	}
+	for f.rc.heldHits.Load() < 4 { // the held answers are waiting out their Retry-After
+		time.Sleep(10 * time.Millisecond)
+	}
+	sent := map[string]time.Time{}
+	for i := range 20 {
+		path := fmt.Sprintf("/free/%d", i)
+		sent[path] = time.Now()
+		slash(path)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.rc.mu.Lock()
+		n := 0
+		for p := range sent {
+			if _, ok := f.rc.arrived[p]; ok {
+				n++
+			}
+		}
+		f.rc.mu.Unlock()
+		if n == len(sent) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d answers arrived", n, len(sent))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.rc.mu.Lock()
+	defer f.rc.mu.Unlock()
+	var worst time.Duration
+	for p, at := range sent {
+		d := f.rc.arrived[p].Sub(at)
+		worst = max(worst, d)
+		if d > time.Second {
+			t.Errorf("%s answered after %v, behind the held answers", p, d)
+		}
+	}
+	t.Logf("worst of 20 answers behind 4 held by Retry-After 30: %v", worst)
 }

@@ -81,13 +81,24 @@ type receiver struct {
 	srv  *httptest.Server
 	// status, when set, is answered instead, with Slack's expired_url body.
 	status atomic.Int32
+	// held is a path prefix answered 429 Retry-After: 30; heldHits counts them.
+	held     atomic.Value
+	heldHits atomic.Int32
+	// arrived is when each path first got an answer.
+	arrived map[string]time.Time
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{got: make(chan struct{}, 100)}
+	rc := &receiver{got: make(chan struct{}, 100), arrived: map[string]time.Time{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if code := int(rc.status.Load()); code != 0 {
 			http.Error(w, "expired_url", code)
+			return
+		}
+		if held, _ := rc.held.Load().(string); held != "" && strings.HasPrefix(r.URL.Path, held) {
+			rc.heldHits.Add(1)
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "rate_limited", http.StatusTooManyRequests)
 			return
 		}
 		var m answer
@@ -97,6 +108,9 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		rc.mu.Lock()
 		rc.msgs = append(rc.msgs, m)
+		if _, ok := rc.arrived[r.URL.Path]; !ok {
+			rc.arrived[r.URL.Path] = time.Now()
+		}
 		rc.mu.Unlock()
 		rc.got <- struct{}{}
 	}))
