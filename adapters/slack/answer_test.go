@@ -106,7 +106,10 @@ func TestStallDelaysNoOtherAnswer(t *testing.T) {
 	for i := range 4 {
 		slash(fmt.Sprintf("/held/%d", i))
 	}
-	for f.rc.heldHits.Load() < 4 { // the held answers are waiting out their Retry-After
+	for wait := time.Now().Add(10 * time.Second); f.rc.heldHits.Load() < 4; { // the held answers wait out their Retry-After
+		if time.Now().After(wait) {
+			t.Fatal("the held answers were never tried")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	sent := map[string]time.Time{}
