@@ -36,11 +36,7 @@ commands:
 // main and signal handling, on custom commands that run real programs.
 func TestExec(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "chatops")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := chatopsBinary(t)
 	config := filepath.Join(dir, "chatops.yaml")
 	if err := os.WriteFile(config, []byte(execConfig), 0o644); err != nil {
 		t.Fatal(err)

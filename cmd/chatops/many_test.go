@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -23,19 +22,6 @@ import (
 
 // The tests here run the real chatops binary, many at once, on one data dir.
 // They build it first (a few seconds), so -short skips them.
-
-// buildChatops builds the chatops binary into dir.
-func buildChatops(tb testing.TB, dir string) string {
-	tb.Helper()
-	bin := filepath.Join(dir, "chatops")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // chatopsRunner runs the binary on one data dir.
 type chatopsRunner struct {
@@ -129,7 +115,7 @@ func TestProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds chatops and runs hundreds of processes")
 	}
-	bin := buildChatops(t, t.TempDir())
+	bin := chatopsBinary(t)
 	t.Run("killed server", func(t *testing.T) { testKilledServer(t, bin) })
 	t.Run("killed serve", func(t *testing.T) { testKilledServe(t, bin) })
 	t.Run("many", func(t *testing.T) { testMany(t, bin) })
@@ -384,7 +370,7 @@ func b2i(b bool) int {
 //
 //	go test ./cmd/chatops -run '^$' -bench Promote -benchtime 50x
 func BenchmarkPromote(b *testing.B) {
-	bin := buildChatops(b, b.TempDir())
+	bin := chatopsBinary(b)
 	r := newRunner(b, bin)
 	promote := func(b *testing.B) time.Duration {
 		o := r.run("promote", "demo", "--yes")
