@@ -1,6 +1,8 @@
-// Package nats implements the engine's store, jobs and audit ports on NATS
-// JetStream: a key-value bucket with revisions for the pipelines ledger, one with
-// a TTL for jobs, and a stream for audit.
+// Package nats implements the engine's ports on NATS JetStream: the pipelines
+// ledger as a stream of changes appended by compare-and-set (each change
+// carrying its releases and audit record), a key-value bucket of job records
+// with a TTL (each job's claim), a work-queue stream of jobs, one of answers
+// (the outbox), and a stream for the other audit records.
 //
 // Unless a URL names a server or cluster to use, NATS runs locally with its
 // file store under the data dir: in a server process of its own that every
