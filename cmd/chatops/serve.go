@@ -127,7 +127,8 @@ func (s *ServeCmd) Run(e *env) error {
 	if s.BotToken != "" {
 		worker.API = slackadapter.NewAPI(s.BotToken, s.APIURL, slackadapter.NewDeliveryHTTPClient())
 	}
-	deliverer := newDeliverer(eng, s, srv.OAuth, log)
+	var records sync.WaitGroup // delivered answers being recorded
+	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
 
 	// Jobs and deliveries run on contexts of their own, stopped in order on
 	// shutdown: requests first, then jobs (with a grace period), then the
@@ -184,6 +185,7 @@ func (s *ServeCmd) Run(e *env) error {
 	jobs.Wait()
 	stopDelivery()
 	deliveries.Wait()
+	records.Wait()
 	log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
@@ -193,7 +195,7 @@ func (s *ServeCmd) Run(e *env) error {
 
 // newDeliverer builds what delivers answers from the outbox: the routes of
 // this server's Slack settings, and the job records and audit it reports to.
-func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, log *slog.Logger) *slackadapter.Deliverer {
+func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, log *slog.Logger) *slackadapter.Deliverer {
 	d := slackadapter.NewDeliverer(log)
 	d.ResponseHosts, d.APIURL = s.ResponseHosts, s.APIURL
 	d.Token = func(ctx context.Context, team string) (string, error) {
@@ -207,9 +209,14 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, lo
 		return s.BotToken, nil
 	}
 	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) {
-		if err := eng.Delivered(ctx, del.JobID, route); err != nil {
-			log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
-		}
+		// Recorded beside the outbox's ack, not before it: a process killed
+		// between Slack taking an answer and the ack posts it again, so
+		// that window is kept as short as one acknowledgement.
+		records.Go(func() {
+			if err := eng.Delivered(ctx, del.JobID, route); err != nil {
+				log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
+			}
+		})
 	}
 	d.AlreadyDelivered = func(ctx context.Context, del *engine.Delivery) bool { return eng.WasDelivered(ctx, del.JobID) }
 	d.Undelivered = func(ctx context.Context, del *engine.Delivery, reason string) {
