@@ -123,9 +123,15 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	host, _ := os.Hostname()
 	worker := &slackadapter.Worker{Engine: eng, Queue: q, Outbox: outbox, Name: fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Log: log, OAuth: srv.OAuth, Interactions: inter}
+		Log: log, Interactions: inter}
+	// Progress posts try once: they are best effort, and a rate-limited
+	// post must not hold up the program whose output it is.
 	if s.BotToken != "" {
 		worker.API = slackadapter.NewAPI(s.BotToken, s.APIURL, slackadapter.NewDeliveryHTTPClient())
+	}
+	if o := srv.OAuth; o != nil {
+		worker.OAuth = &slackadapter.OAuth{ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
+			Cipher: o.Cipher, Secrets: o.Secrets, States: o.States, APIURL: o.APIURL, HTTP: slackadapter.NewDeliveryHTTPClient(), Now: o.Now}
 	}
 	var records sync.WaitGroup // delivered answers being recorded
 	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
