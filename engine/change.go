@@ -21,7 +21,7 @@ func DefaultChangeBackoff(attempt int) time.Duration {
 // command's audit record, as one change. When another writer got there first
 // it retries on fresh state; fn must be free of side effects, as it may run
 // more than once. When the store cannot say whether a change was appended, the
-// change is looked up by its idempotency key before it is tried again, so it
+// change is looked up by its job id before it is tried again, so it
 // is made at most once; a job taken over from a dead worker does the same.
 func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, error)) (string, error) {
 	backoff := r.e.ChangeBackoff
@@ -61,7 +61,7 @@ func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 func (r *run) tryChange(pc *PipelineConfig, fn func(st *PipelineState) (string, error), since *time.Time) (string, bool, error) {
 	ctx := context.WithoutCancel(r.ctx) // a change half-sent is finished or looked up, not abandoned
 	if !since.IsZero() {
-		ch, err := r.e.Store.Find(ctx, pc.Name, r.c.IdempotencyKey, *since)
+		ch, err := r.e.Store.Find(ctx, pc.Name, r.c.JobID, *since)
 		if err != nil {
 			return "", false, err
 		}
@@ -81,7 +81,7 @@ func (r *run) tryChange(pc *PipelineConfig, fn func(st *PipelineState) (string, 
 	}
 	rec := *r.rec
 	rec.Outcome, rec.Duration = "ok", r.e.Now().Sub(r.start)
-	ch := &Change{Pipeline: pc.Name, Key: r.c.IdempotencyKey, Summary: summary, State: next, Added: next.added, Audit: &rec}
+	ch := &Change{Pipeline: pc.Name, Key: r.c.JobID, Summary: summary, State: next, Added: next.added, Audit: &rec}
 	attempted := r.e.Now()
 	_, err = r.e.Store.Commit(ctx, ch, rev)
 	switch ErrorCode(err) {

@@ -287,8 +287,7 @@ func (c *Config) validate() error {
 	}
 	commands := map[string]bool{}
 	for _, d := range Builtins {
-		name, _, _ := strings.Cut(d.Usage, " ")
-		commands[strings.TrimSuffix(name, "[!]")] = true
+		commands[declName(d.Usage)] = true
 	}
 	for i, cc := range c.Commands {
 		key := fmt.Sprintf("commands.%d", i)
@@ -298,8 +297,7 @@ func (c *Config) validate() error {
 		if cc.Exec.Timeout < 0 {
 			return c.errorf(key+".exec.timeout", "timeout must not be negative")
 		}
-		name, _, _ := strings.Cut(strings.TrimSpace(cc.Usage), " ")
-		name = strings.TrimSuffix(strings.ToLower(name), "[!]")
+		name := declName(cc.Usage)
 		if commands[name] {
 			return c.errorf(key, "custom command %q is already a command; pick another name", name)
 		}

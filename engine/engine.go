@@ -49,9 +49,9 @@ type Context struct {
 	Channel string
 	// Confirmed says the person already answered yes to the confirmation.
 	Confirmed bool
-	// IdempotencyKey makes a redelivered command change the ledger once.
-	IdempotencyKey string
-	// JobID names the job; the engine makes one when it is empty.
+	// JobID names the job; the engine makes one when it is empty. It is
+	// also the key of the command's ledger change, so a job changes the
+	// ledger once.
 	JobID string
 	// Progress receives progress lines as the command runs; nil drops them.
 	Progress func(string)
@@ -327,9 +327,6 @@ func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) 
 // execute runs a claimed job's command and records its outcome in the job and
 // the audit stream. Its error is the command's own outcome.
 func (e *Engine) execute(ctx context.Context, c Context, cmd *grammar.Command, job *Job) (res *Result, err error) {
-	if c.IdempotencyKey == "" {
-		c.IdempotencyKey = c.JobID
-	}
 	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical()), start: e.Now()}
 	if v, ok := cmd.Get("pipeline"); ok {
 		r.rec.Pipeline = v.Text
@@ -356,6 +353,7 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 	ctx = context.WithoutCancel(ctx)
 	r.rec.Duration = e.Now().Sub(r.start)
 	r.rec.Outcome = "ok"
+	var question *ConfirmationError
 	outcome := func(j *Job) {
 		j.State, j.Outcome, j.Finished, j.Result = JobDone, "ok", e.Now(), res
 		j.AuditedWithChange = r.committed
@@ -363,10 +361,7 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 			return
 		}
 		j.State, j.Outcome, j.Message, j.Result = JobFailed, r.rec.Outcome, r.rec.Message, nil
-		j.ErrorRef = r.rec.ErrorRef
-		if q := (*ConfirmationError)(nil); errors.As(err, &q) {
-			j.Question = q
-		}
+		j.ErrorRef, j.Question = r.rec.ErrorRef, question
 	}
 	if err != nil {
 		var ce *Error
@@ -378,8 +373,7 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 		if errors.As(err, &ce) {
 			r.rec.ErrorRef = ce.Ref
 		}
-		var q *ConfirmationError
-		if errors.As(err, &q) {
+		if errors.As(err, &question) {
 			r.rec.Outcome = "unconfirmed"
 		}
 		if code == Denied && r.rec.Decision == "allowed" {

@@ -45,7 +45,7 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 		return nil, err
 	}
 	c := Context{Actor: j.Actor, Channel: j.Channel, Confirmed: j.Confirmed, Approver: j.Approver,
-		IdempotencyKey: j.ID, JobID: j.ID, Progress: progress}
+		JobID: j.ID, Progress: progress}
 	cmd, perr := e.Grammar.Parse(j.Command)
 	if prev.State == JobRunning {
 		// Its worker died while it ran.
@@ -80,9 +80,8 @@ func earliest(a, b time.Time) time.Time {
 // record was written (a worker may have died between the two).
 func (e *Engine) finished(ctx context.Context, job *Job) (*Job, error) {
 	if job.Answer == AnswerNone && !job.AuditedWithChange {
-		rec := &AuditRecord{At: job.Finished, JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
-			Command: job.Command, Decision: "allowed", Outcome: job.Outcome, Message: job.Message, ErrorRef: job.ErrorRef,
-			Duration: job.Finished.Sub(job.Started)}
+		rec := jobRecord(job, job.Finished, job.Outcome, job.Message)
+		rec.ErrorRef = job.ErrorRef
 		if err := e.Audit.Append(ctx, rec); err != nil {
 			return nil, err
 		}
@@ -92,15 +91,13 @@ func (e *Engine) finished(ctx context.Context, job *Job) (*Job, error) {
 
 // unknown gives a job whose worker died while it ran the outcome unknown.
 func (e *Engine) unknown(ctx context.Context, job *Job, worker string) (*Job, error) {
-	msg := fmt.Sprintf("`%s` started (job %s) but the worker running it stopped before it finished, so whether it did its work is unknown. "+
-		"Check its effect before running it again; it will not be run again by itself.", job.Command, job.ID)
+	on, that := "", "the worker running it"
 	if worker != "" {
-		msg = fmt.Sprintf("`%s` started on %s (job %s) but that worker stopped before it finished, so whether it did its work is unknown. "+
-			"Check its effect before running it again; it will not be run again by itself.", job.Command, worker, job.ID)
+		on, that = " on "+worker, "that worker"
 	}
-	rec := &AuditRecord{At: e.Now(), JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
-		Command: job.Command, Decision: "allowed", Outcome: string(Unknown), Message: msg, Duration: e.Now().Sub(job.Started)}
-	if err := e.Audit.Append(ctx, rec); err != nil {
+	msg := fmt.Sprintf("`%s` started%s (job %s) but %s stopped before it finished, so whether it did its work is unknown. "+
+		"Check its effect before running it again; it will not be run again by itself.", job.Command, on, job.ID, that)
+	if err := e.Audit.Append(ctx, jobRecord(job, e.Now(), string(Unknown), msg)); err != nil {
 		return nil, err
 	}
 	return e.Jobs.Update(context.WithoutCancel(ctx), job.ID, func(j *Job) error {
@@ -122,17 +119,16 @@ func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, e
 		return e.unknown(ctx, prev, prev.Worker)
 	}
 	msg := fmt.Sprintf("`%s` was not run: chatops could not reach its store (%v). Nothing changed; run it again.", j.Command, ErrorMessage(cause))
-	rec := &AuditRecord{At: e.Now(), JobID: j.ID, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
-		Command: j.Command, Decision: "allowed", Outcome: string(Unavailable), Message: msg}
-	if err := e.Audit.Append(ctx, rec); err != nil {
+	job := &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel, Queued: j.Enqueued,
+		State: JobFailed, Outcome: string(Unavailable), Message: msg, Finished: e.Now()}
+	if err := e.Audit.Append(ctx, jobRecord(job, job.Finished, job.Outcome, msg)); err != nil {
 		return nil, err
 	}
 	return e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
 		if rec.State == JobRunning || rec.Final() {
 			return errClaimed // claimed meanwhile: its worker answers it
 		}
-		rec.ID, rec.Command, rec.Actor, rec.Source, rec.Channel = j.ID, j.Command, j.Actor.ID, j.Actor.Source, j.Channel
-		rec.State, rec.Outcome, rec.Message, rec.Finished = JobFailed, string(Unavailable), msg, e.Now()
+		*rec = *job
 		return nil
 	})
 }
@@ -182,8 +178,20 @@ func (e *Engine) Undelivered(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	return e.Audit.Append(ctx, &AuditRecord{At: e.Now(), JobID: id, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
-		Command: job.Command, Decision: "allowed", Outcome: job.Outcome, Message: "answer undelivered: " + reason, Event: "undelivered"})
+	rec := jobRecord(job, e.Now(), job.Outcome, "answer undelivered: "+reason)
+	rec.Event, rec.Duration = "undelivered", 0
+	return e.Audit.Append(ctx, rec)
+}
+
+// jobRecord is the audit record of a job's command with outcome and msg, as
+// of at: for outcomes decided outside the command's own run.
+func jobRecord(job *Job, at time.Time, outcome, msg string) *AuditRecord {
+	rec := &AuditRecord{At: at, JobID: job.ID, Actor: job.Actor, Source: job.Source, Channel: job.Channel,
+		Command: job.Command, Decision: "allowed", Outcome: outcome, Message: msg}
+	if !job.Started.IsZero() {
+		rec.Duration = at.Sub(job.Started)
+	}
+	return rec
 }
 
 // progressInterval spaces out the writes of a job's progress to its record.

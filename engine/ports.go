@@ -85,6 +85,9 @@ type QueuedJob struct {
 	Reply map[string]string `json:"reply,omitempty"`
 	// Attempt is the delivery count, from 1.
 	Attempt int `json:"-"`
+	// LastAttempt says the queue will not deliver the job again: a worker
+	// that cannot handle it now answers it as it stands.
+	LastAttempt bool `json:"-"`
 }
 
 // Interaction is a question waiting for a click: a confirmation or an approval,

@@ -22,7 +22,8 @@ const (
 	// DedupWindow outlasts Slack's retries, which come up to 5 minutes later.
 	DedupWindow = 10 * time.Minute
 	// MaxDeliver bounds how often one job is delivered. A worker answers a
-	// job whose last delivery fails, so none is dropped unanswered.
+	// job on its last delivery (QueuedJob.LastAttempt) whatever happens, so
+	// none is dropped unanswered.
 	MaxDeliver = 10
 	// DefaultAckWait is how long a job whose worker died waits before another
 	// worker takes it: workers that live say so every third of it.
@@ -113,6 +114,7 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		}
 		if md, err := m.Metadata(); err == nil {
 			j.Attempt = int(md.NumDelivered)
+			j.LastAttempt = j.Attempt >= MaxDeliver
 		}
 		stop := keepInProgress(m, ackWait/3)
 		err := handle(jobCtx, &j)

@@ -355,11 +355,17 @@ func (d *Deliverer) spent(del *engine.Delivery, now time.Time) string {
 
 // respond posts the answer to a response_url on an allowed host.
 func (d *Deliverer) respond(ctx context.Context, raw string, body []byte) error {
+	return postResponse(ctx, d.HTTP, d.ResponseHosts, raw, body)
+}
+
+// postResponse posts body to a response_url on one of hosts, and reads
+// Slack's answer.
+func postResponse(ctx context.Context, httpc *retryablehttp.Client, hosts []string, raw string, body []byte) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("response_url unreadable: %w", ErrNotAllowed)
 	}
-	if !allowedHost(u, d.ResponseHosts) {
+	if !allowedHost(u, hosts) {
 		return fmt.Errorf("response_url on %s://%s: %w", u.Scheme, u.Host, ErrNotAllowed)
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, raw, bytes.NewReader(body))
@@ -367,7 +373,7 @@ func (d *Deliverer) respond(ctx context.Context, raw string, body []byte) error 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := d.HTTP.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -514,6 +520,13 @@ func (a *attempt) undelivered(ctx context.Context, why string) engine.Retry {
 	return engine.Retry{}
 }
 
+// responseURLLife is how long Slack honours a response_url (it also allows only
+// five uses; chatops uses one per answer).
+const responseURLLife = 30 * time.Minute
+
+// DefaultResponseHosts are the hosts a response_url may point at.
+var DefaultResponseHosts = []string{"hooks.slack.com"}
+
 // allowedHost accepts https URLs on hosts (DefaultResponseHosts when nil),
 // and plain http only on loopback (for tests).
 func allowedHost(u *url.URL, hosts []string) bool {
@@ -565,3 +578,32 @@ func NewDelivery(j *engine.QueuedJob, msg Message, now time.Time) (*engine.Deliv
 }
 
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// Responder posts to response_urls on allowed hosts: the gateway's immediate
+// answers to clicks. Answers to jobs go through the outbox.
+type Responder struct {
+	// HTTP makes the posts; one attempt, no redirects
+	// (NewDeliveryHTTPClient) when nil.
+	HTTP *retryablehttp.Client
+	// ResponseHosts are the host[:port]s a response_url may name;
+	// DefaultResponseHosts when nil. Anything else is refused, so a forged
+	// request cannot make chatops post elsewhere.
+	ResponseHosts []string
+}
+
+// responderHTTP is the client of a Responder that names none.
+var responderHTTP = sync.OnceValue(NewDeliveryHTTPClient)
+
+// Respond posts msg to a response_url on an allowed host. Its errors never
+// hold the URL: it is a credential.
+func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message) error {
+	httpc := w.HTTP
+	if httpc == nil {
+		httpc = responderHTTP()
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return RedactError(postResponse(ctx, httpc, w.ResponseHosts, responseURL, body))
+}

@@ -53,9 +53,10 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithoutCancel(r.Context())
 	actor := s.Engine.Identify(engine.SourceSlack, cb.User.ID)
 	msg, job := s.answerClick(ctx, actor, act.ActionID, act.Value, cb.ResponseURL)
-	if job != nil {
-		for k, v := range clickRoutes(job.Reply, cb) {
-			job.Reply[k] = v
+	if job != nil { // routes for an answer that cannot use the response_url
+		job.Reply["team"] = cb.Team.ID
+		if cb.Channel.ID != "" {
+			job.Reply["channel"] = cb.Channel.ID
 		}
 	}
 	if job != nil {
@@ -155,16 +156,6 @@ func joinOr(groups []string) string {
 			out += " or "
 		}
 		out += g
-	}
-	return out
-}
-
-// clickRoutes adds the routes a click knows to a job's reply: the channel and
-// team, for answers that cannot use the response_url.
-func clickRoutes(reply map[string]string, cb *slack.InteractionCallback) map[string]string {
-	out := map[string]string{"team": cb.Team.ID}
-	if cb.Channel.ID != "" && reply["channel"] == "" {
-		out["channel"] = cb.Channel.ID
 	}
 	return out
 }

@@ -10,10 +10,6 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// responseURLLife is how long Slack honours a response_url (it also allows only
-// five uses; chatops uses one per answer).
-const responseURLLife = 30 * time.Minute
-
 // progressInterval spaces out thread replies, within chat.postMessage's rate.
 const progressInterval = time.Second
 

@@ -1,25 +1,16 @@
 package slack
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/slack-go/slack"
 )
-
-// DefaultResponseHosts are the hosts a response_url may point at.
-var DefaultResponseHosts = []string{"hooks.slack.com"}
 
 // Worker runs queued jobs and posts their answers to the outbox, which
 // delivers them on its own schedule: running a command is separate from
@@ -30,9 +21,6 @@ type Worker struct {
 	Outbox engine.Outbox
 	// Name identifies this worker in job records: host and process.
 	Name string
-	// MaxAttempts is the delivery after which a job that still cannot be
-	// claimed is answered as not run; DefaultMaxAttempts when zero.
-	MaxAttempts int
 	// API posts progress in threads; nil without a bot token. Give it a
 	// client that tries once (NewDeliveryHTTPClient): progress is best
 	// effort, and a rate-limited post must not hold up the program.
@@ -46,9 +34,6 @@ type Worker struct {
 	QuestionTTL time.Duration
 	Log         *slog.Logger
 }
-
-// DefaultMaxAttempts matches the job queue's bound on deliveries.
-const DefaultMaxAttempts = 10
 
 // NewAPI returns a Web API client whose calls go through the retrying client;
 // apiURL is Slack's unless a test gives its own.
@@ -96,11 +81,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	progress := newThreadProgress(clientFor(ctx, w.OAuth, w.API, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
 	job, err := w.Engine.RunJob(ctx, j, w.Name, func(line string) { progress.add(ctx, line) })
 	if err != nil {
-		max := w.MaxAttempts
-		if max == 0 {
-			max = DefaultMaxAttempts
-		}
-		if j.Attempt < max {
+		if !j.LastAttempt {
 			w.Log.Warn("job not run; it will be tried again", "job", j.ID, "attempt", j.Attempt, "err", err)
 			return err
 		}
@@ -196,50 +177,4 @@ func clientFor(ctx context.Context, oauth *OAuth, api *slack.Client, team string
 		}
 	}
 	return api
-}
-
-// Responder posts to response_urls on allowed hosts: the gateway's immediate
-// answers to clicks. Answers to jobs go through the outbox.
-type Responder struct {
-	// HTTP makes the posts; one attempt, no redirects
-	// (NewDeliveryHTTPClient) when nil.
-	HTTP *retryablehttp.Client
-	// ResponseHosts are the host[:port]s a response_url may name;
-	// DefaultResponseHosts when nil. Anything else is refused, so a forged
-	// request cannot make chatops post elsewhere.
-	ResponseHosts []string
-}
-
-// responderHTTP is the client of a Responder that names none.
-var responderHTTP = sync.OnceValue(NewDeliveryHTTPClient)
-
-// Respond posts msg to a response_url on an allowed host. Its errors never
-// hold the URL: it is a credential.
-func (w *Responder) Respond(ctx context.Context, responseURL string, msg Message) error {
-	httpc := w.HTTP
-	if httpc == nil {
-		httpc = responderHTTP()
-	}
-	u, err := url.Parse(responseURL)
-	if err != nil || !allowedHost(u, w.ResponseHosts) {
-		return ErrNotAllowed
-	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return err
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
-	if err != nil {
-		return RedactError(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return RedactError(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("response_url answered %s", resp.Status)
-	}
-	return nil
 }
