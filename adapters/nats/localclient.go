@@ -293,11 +293,11 @@ func (d *localDialer) failure(opts Options, cause error) error {
 		return &engine.Error{Code: engine.Unavailable, Err: d.spawnErr, Msg: fmt.Sprintf(
 			"could not start the NATS server for data dir %s: %v; see %s, or use --nats-url or another --data", dir, d.spawnErr, logFile)}
 	}
-	held, _ := lockHeld(filepath.Join(dir, serverLockFile))
-	if held {
+	// A server may hold the lock before it has written its pid.
+	if held, _ := lockHeld(filepath.Join(dir, serverLockFile)); held {
 		pid := ""
-		if b, err := os.ReadFile(filepath.Join(dir, serverLockFile)); err == nil && strings.TrimSpace(string(b)) != "" {
-			pid = " (pid " + strings.TrimSpace(string(b)) + ")"
+		if n := LocalServerPid(dir); n != 0 {
+			pid = fmt.Sprintf(" (pid %d)", n)
 		}
 		return &engine.Error{Code: engine.Unavailable, Err: cause, Msg: fmt.Sprintf(
 			"data dir %s is in use by another chatops process that cannot be reached%s: %v; if it is stuck, stop it and run again, or give this one its own --data",

@@ -53,7 +53,7 @@ type Outbox struct {
 // Outbox returns the answers' outbox, creating its stream.
 func (c *Conn) Outbox(ctx context.Context) (*Outbox, error) {
 	o := &Outbox{js: c.js, AckWait: defaultOutboxWait, Workers: defaultDeliverers, MaxAckPending: defaultMaxAckPending, Grace: 15 * time.Second}
-	if err := c.stream(ctx, jetstream.StreamConfig{
+	if _, err := c.stream(ctx, jetstream.StreamConfig{
 		Name: OutboxStream, Description: "chatops answers waiting to be delivered",
 		Subjects: []string{outboxSubject}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Duplicates: DedupWindow, Replicas: c.replicas,
@@ -183,23 +183,9 @@ func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(conte
 	// Keep the delivery ours while an attempt outlasts AckWait (several
 	// routes, each with its own timeout).
 	_ = m.InProgress()
-	stop := make(chan struct{})
-	var keep sync.WaitGroup
-	keep.Go(func() {
-		t := time.NewTicker(o.ackWait() / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	})
+	stop := keepInProgress(m, o.ackWait()/2)
 	r := deliver(ctx, &d)
-	close(stop)
-	keep.Wait()
+	stop()
 	switch {
 	case r.After <= 0:
 		// Wait for the server to take the ack: one lost on the way (the

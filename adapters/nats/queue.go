@@ -41,8 +41,7 @@ func DefaultJobBackoff(attempt int) time.Duration {
 // Queue is a work-queue stream: each job goes to one worker, and is removed
 // once acknowledged.
 type Queue struct {
-	js       jetstream.JetStream
-	replicas int
+	js jetstream.JetStream
 	// AckWait is how long a job whose worker died waits before it is
 	// delivered again; DefaultAckWait when zero.
 	AckWait time.Duration
@@ -56,8 +55,8 @@ type Queue struct {
 
 // Queue returns the job queue, creating its stream.
 func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
-	q := &Queue{js: c.js, replicas: c.replicas, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
-	if err := c.stream(ctx, jetstream.StreamConfig{
+	q := &Queue{js: c.js, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
+	if _, err := c.stream(ctx, jetstream.StreamConfig{
 		Name: JobsStream, Description: "chatops jobs waiting for a worker",
 		Subjects: []string{jobsSubject}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Duplicates: DedupWindow, Replicas: c.replicas,

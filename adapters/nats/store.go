@@ -20,10 +20,6 @@ var (
 	_ engine.Jobs     = (*Jobs)(nil)
 )
 
-// errWrongLastSequence is JetStream's error code for a publish whose expected
-// last sequence of its subject did not hold: someone else appended first.
-const errWrongLastSequence jetstream.ErrorCode = 10071
-
 // Store keeps the pipelines ledger as a log of changes in the releases stream,
 // one subject per pipeline. The last message of a pipeline's subject is its
 // state, and its stream sequence the revision that a change must name to be
@@ -34,11 +30,13 @@ type Store struct {
 	stream jetstream.Stream
 }
 
-// ledgerSubject is chatops.releases.<pipeline>, with '.' escaped so a name
-// stays one token.
+// ledgerSubject is chatops.releases.<pipeline>.
 func ledgerSubject(pipeline string) string {
-	return releasesSubject + "." + strings.ReplaceAll(pipeline, ".", "%2E")
+	return releasesSubject + "." + token(pipeline)
 }
+
+// token escapes '.' in a pipeline name, so it stays one subject token.
+func token(pipeline string) string { return strings.ReplaceAll(pipeline, ".", "%2E") }
 
 // Load implements engine.Store.
 func (s *Store) Load(ctx context.Context, pipeline string) (*engine.PipelineState, uint64, error) {
@@ -65,7 +63,8 @@ func (s *Store) Commit(ctx context.Context, ch *engine.Change, rev uint64) (uint
 	ack, err := s.js.Publish(ctx, ledgerSubject(ch.Pipeline), data, jetstream.WithExpectLastSequencePerSubject(rev))
 	var apiErr *jetstream.APIError
 	switch {
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == errWrongLastSequence:
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant): // the latter on replicated streams
 		return 0, engine.Errorf(engine.Conflict, "the ledger of %s changed meanwhile", ch.Pipeline)
 	case err != nil:
 		return 0, unavailable(fmt.Errorf("saving %s: %w", ch.Pipeline, err))
@@ -123,7 +122,7 @@ func subject(pipeline string) string {
 	if pipeline == "" {
 		return auditSubject + "._"
 	}
-	return auditSubject + "." + strings.ReplaceAll(pipeline, ".", "%2E")
+	return auditSubject + "." + token(pipeline)
 }
 
 // Append implements engine.AuditLog. A record of a job is published with the
@@ -232,8 +231,8 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 // Jobs keeps job records in a KV bucket whose entries expire, long after any
 // redelivery of their job.
 type Jobs struct {
-	kv     jetstream.KeyValue
-	stream jetstream.Stream // the bucket's own stream, read backwards by List
+	kv jetstream.KeyValue
+	js jetstream.JetStream // List reads the bucket's own stream backwards
 }
 
 // Create implements engine.Jobs.
@@ -308,7 +307,11 @@ func (j *Jobs) get(ctx context.Context, id string) (*engine.Job, uint64, error) 
 // List implements engine.Jobs: it reads the bucket's stream backwards from its
 // last message, so it costs a few reads whatever the number of jobs.
 func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
-	info, err := j.stream.Info(ctx)
+	stream, err := j.js.Stream(ctx, "KV_"+JobsBucket)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	info, err := stream.Info(ctx)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -319,7 +322,7 @@ func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
 	budget := max(limit, 1) * 50
 	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit && budget > 0; seq-- {
 		budget--
-		m, err := j.stream.GetMsg(ctx, seq)
+		m, err := stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}

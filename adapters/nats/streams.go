@@ -18,11 +18,7 @@ func (c *Conn) setup(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	jobsStream, err := c.js.Stream(ctx, "KV_"+JobsBucket)
-	if err != nil {
-		return unavailable(fmt.Errorf("bucket %s: %w", JobsBucket, err))
-	}
-	if err := c.stream(ctx, jetstream.StreamConfig{
+	if _, err := c.stream(ctx, jetstream.StreamConfig{
 		Name: AuditStream, Description: "chatops audit: every command from every adapter",
 		Subjects: []string{auditSubject + ".>"}, Storage: jetstream.FileStorage,
 		Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true,
@@ -32,34 +28,31 @@ func (c *Conn) setup(ctx context.Context, opts Options) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.stream(ctx, jetstream.StreamConfig{
+	ledger, err := c.stream(ctx, jetstream.StreamConfig{
 		Name: ReleasesStream, Description: "chatops ledger: every change of every pipeline, with its releases and audit record",
 		Subjects: []string{releasesSubject + ".>"}, Storage: jetstream.FileStorage,
 		Replicas: opts.Replicas, DenyDelete: true, DenyPurge: true, AllowDirect: true,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	ledger, err := c.js.Stream(ctx, ReleasesStream)
-	if err != nil {
-		return unavailable(fmt.Errorf("stream %s: %w", ReleasesStream, err))
-	}
 	c.Store = &Store{js: c.js, stream: ledger}
-	c.Jobs = &Jobs{kv: jobs, stream: jobsStream}
+	c.Jobs = &Jobs{kv: jobs, js: c.js}
 	c.Audit = &Audit{js: c.js}
 	c.History = &History{js: c.js}
 	return nil
 }
 
 // stream finds or creates a stream.
-func (c *Conn) stream(ctx context.Context, cfg jetstream.StreamConfig) error {
-	_, err := c.js.Stream(ctx, cfg.Name)
+func (c *Conn) stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := c.js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = c.js.CreateOrUpdateStream(ctx, cfg)
+		st, err = c.js.CreateOrUpdateStream(ctx, cfg)
 	}
 	if err != nil {
-		return unavailable(fmt.Errorf("stream %s: %w", cfg.Name, err))
+		return nil, unavailable(fmt.Errorf("stream %s: %w", cfg.Name, err))
 	}
-	return nil
+	return st, nil
 }
 
 func (c *Conn) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {

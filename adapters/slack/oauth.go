@@ -93,6 +93,13 @@ type OAuth struct {
 
 func secretName(team string) string { return "slack.team." + team }
 
+// WithHTTP returns the same installations reached through another HTTP
+// client, with clients of their own.
+func (o *OAuth) WithHTTP(c *retryablehttp.Client) *OAuth {
+	return &OAuth{ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL, Scopes: o.Scopes,
+		Cipher: o.Cipher, Secrets: o.Secrets, States: o.States, APIURL: o.APIURL, AuthorizeURL: o.AuthorizeURL, HTTP: c, Now: o.Now}
+}
+
 // install redirects to Slack's authorize page with a fresh state.
 func (o *OAuth) install(w http.ResponseWriter, r *http.Request) {
 	state := engine.NewID() + engine.NewID()

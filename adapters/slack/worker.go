@@ -168,6 +168,21 @@ func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, q *engine.Confirm
 	return RenderQuestion(i, ttl), nil
 }
 
+// TokenFunc returns a Deliverer's Token: the workspace's OAuth installation's
+// bot token (an error is the installation's), or the single bot token.
+func TokenFunc(oauth *OAuth, token string) func(ctx context.Context, team string) (string, error) {
+	return func(ctx context.Context, team string) (string, error) {
+		if oauth == nil || team == "" {
+			return token, nil
+		}
+		inst, err := oauth.Installation(ctx, team)
+		if err != nil {
+			return "", err
+		}
+		return inst.BotToken, nil
+	}
+}
+
 // clientFor returns the Web API client for a workspace: its OAuth
 // installation's, or the single bot token's.
 func clientFor(ctx context.Context, oauth *OAuth, api *slack.Client, team string) *slack.Client {

@@ -304,6 +304,7 @@ func killedJustAfter(answered time.Time, kills []time.Time) bool {
 func crashSetup(t *testing.T) (bin, dir, ran string, fake *answers, hooks *httptest.Server) {
 	t.Helper()
 	bin, dir = chatopsBinary(t), t.TempDir()
+	t.Cleanup(func() { _ = stopLocalServer(filepath.Join(dir, "data")) })
 	ran = filepath.Join(dir, "ran")
 	if err := os.WriteFile(filepath.Join(dir, "chatops.yaml"), []byte(strings.ReplaceAll(crashConfig, "FILE", ran)), 0o600); err != nil {
 		t.Fatal(err)

@@ -42,7 +42,9 @@ func TestExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	chatops := func(t *testing.T, args ...string) *exec.Cmd {
-		cmd := exec.Command(bin, append([]string{"--config", config, "--data", t.TempDir()}, args...)...)
+		data := t.TempDir()
+		t.Cleanup(func() { _ = stopLocalServer(data) }) // the data dir's server stops with the test
+		cmd := exec.Command(bin, append([]string{"--config", config, "--data", data}, args...)...)
 		cmd.Env = append(os.Environ(), "NO_COLOR=1")
 		return cmd
 	}

@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/chatops/chatops/adapters/terminal"
 	"github.com/chatops/chatops/engine"
@@ -19,10 +17,6 @@ type RunCmd struct {
 // Run parses the command with the grammar, runs it on the engine and prints
 // the result.
 func (r *RunCmd) Run(e *env) error {
-	// Closing the terminal hangs chatops up, but not a program it runs: that
-	// has a process group of its own. Stop it as Ctrl-C would.
-	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGHUP)
-	defer stop()
 	eng, closeEngine, err := e.openEngine()
 	if err != nil {
 		return err
@@ -41,7 +35,7 @@ func (r *RunCmd) Run(e *env) error {
 		progress = terminal.NewProgress(e.stderr, e.style)
 		c.Progress = progress.Line
 	}
-	res, err := eng.ExecArgs(ctx, c, args)
+	res, err := eng.ExecArgs(e.ctx, c, args)
 	var q *engine.ConfirmationError
 	if errors.As(err, &q) {
 		if !e.stdinTTY {
@@ -52,7 +46,7 @@ func (r *RunCmd) Run(e *env) error {
 			return exitError{terminal.ExitFailed}
 		}
 		c.Confirmed = true
-		res, err = eng.ExecArgs(ctx, c, args)
+		res, err = eng.ExecArgs(e.ctx, c, args)
 	}
 	if err != nil {
 		return err

@@ -129,9 +129,8 @@ func (s *ServeCmd) Run(e *env) error {
 	if s.BotToken != "" {
 		worker.API = slackadapter.NewAPI(s.BotToken, s.APIURL, slackadapter.NewDeliveryHTTPClient())
 	}
-	if o := srv.OAuth; o != nil {
-		worker.OAuth = &slackadapter.OAuth{ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
-			Cipher: o.Cipher, Secrets: o.Secrets, States: o.States, APIURL: o.APIURL, HTTP: slackadapter.NewDeliveryHTTPClient(), Now: o.Now}
+	if srv.OAuth != nil {
+		worker.OAuth = srv.OAuth.WithHTTP(slackadapter.NewDeliveryHTTPClient())
 	}
 	var records sync.WaitGroup // delivered answers being recorded
 	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
@@ -204,16 +203,7 @@ func (s *ServeCmd) Run(e *env) error {
 func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, log *slog.Logger) *slackadapter.Deliverer {
 	d := slackadapter.NewDeliverer(log)
 	d.ResponseHosts, d.APIURL = s.ResponseHosts, s.APIURL
-	d.Token = func(ctx context.Context, team string) (string, error) {
-		if oauth != nil && team != "" {
-			inst, err := oauth.Installation(ctx, team)
-			if err != nil {
-				return "", err
-			}
-			return inst.BotToken, nil
-		}
-		return s.BotToken, nil
-	}
+	d.Token = slackadapter.TokenFunc(oauth, s.BotToken)
 	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) {
 		// Recorded beside the outbox's ack, not before it: a process killed
 		// between Slack taking an answer and the ack posts it again, so
