@@ -37,6 +37,11 @@ type PipelineConfig struct {
 	Stages []string `yaml:"stages"`
 	// Seed gives a new ledger its first releases: stage → version.
 	Seed map[string]string `yaml:"seed"`
+	// Repo is the pipeline's GitHub repository, owner/name.
+	Repo string `yaml:"repo"`
+	// Deploy says, per stage, how a change reaches it; a stage not named
+	// is changed in the ledger only.
+	Deploy map[string]DeployConfig `yaml:"deploy"`
 }
 
 // UserConfig names one person by every identity they have: a Slack user id, an
