@@ -41,7 +41,9 @@ type StageView struct {
 	Version string    `json:"version,omitempty"`
 	Release *Release  `json:"release,omitempty"`
 	Lock    *Lock     `json:"lock,omitempty"`
-	Apps    []AppView `json:"apps,omitempty"`
+	// Deploying is the change a driver is carrying to the stage.
+	Deploying *Deploying `json:"deploying,omitempty"`
+	Apps      []AppView  `json:"apps,omitempty"`
 }
 
 // AppView is one app of a stage.
@@ -63,7 +65,7 @@ func view(pc *PipelineConfig, st *PipelineState) PipelineView {
 	for _, stage := range pc.Stages {
 		sv := StageView{Name: stage}
 		if s, ok := st.Slots[stage]; ok {
-			sv.Release, sv.Lock = s.Current, s.Lock
+			sv.Release, sv.Lock, sv.Deploying = s.Current, s.Lock, s.Deploying
 			if s.Current != nil {
 				sv.Version = s.Current.Version
 			}
@@ -133,24 +135,29 @@ func runInfo(r *run) (*Result, error) {
 		return nil, err
 	}
 	v := view(pc, st)
-	res := &Result{Title: "Pipeline " + pc.Name, Columns: []string{"STAGE", "VERSION", "COMMIT", "BY", "WHEN", "LOCK"}, Data: v}
+	res := &Result{Title: "Pipeline " + pc.Name, Columns: []string{"STAGE", "VERSION", "COMMIT", "BY", "WHEN", "STATUS"}, Data: v}
 	if st.Lock != nil {
 		res.Text = describeLock(st.Lock, "The whole pipeline") + "."
 	}
-	row := func(name string, rel *Release, lock *Lock) []string {
+	row := func(name string, rel *Release, lock *Lock, d *Deploying) []string {
 		row := []string{name, "-", "", "", "", ""}
 		if rel != nil {
 			row[1], row[2], row[3], row[4] = rel.Version, rel.Commit, rel.By, when(rel.At)
 		}
-		if lock != nil {
-			row[5] = "locked by " + lock.By
+		var status []string
+		if d != nil {
+			status = append(status, d.describe())
 		}
+		if lock != nil {
+			status = append(status, "locked by "+lock.By)
+		}
+		row[5] = strings.Join(status, "; ")
 		return row
 	}
 	for _, s := range v.Stages {
-		res.Rows = append(res.Rows, row(s.Name, s.Release, s.Lock))
+		res.Rows = append(res.Rows, row(s.Name, s.Release, s.Lock, s.Deploying))
 		for _, a := range s.Apps {
-			res.Rows = append(res.Rows, row(s.Name+"/"+a.Name, a.Release, nil))
+			res.Rows = append(res.Rows, row(s.Name+"/"+a.Name, a.Release, nil, nil))
 		}
 	}
 	return res, nil
@@ -168,6 +175,14 @@ func (r *run) stage(pc *PipelineConfig, name, def string) (string, error) {
 
 // writable returns an error when a lock stops changing stage, unless forced.
 func (r *run) writable(st *PipelineState, stage string) error {
+	if s, ok := st.Slots[stage]; ok && s.Deploying != nil && s.Deploying.Job != r.c.JobID && !r.cmd.Force {
+		d := s.Deploying
+		if d.Unknown {
+			return Errorf(Conflict, "%s %s: the %s; check %s, then force with %s! if you may", st.Name, stage, d.describe(), stage, r.cmd.Name)
+		}
+		return Errorf(Conflict, "%s %s is %s since %s; wait for it, or force with %s! if you may",
+			st.Name, stage, d.describe(), d.At.UTC().Format(time.RFC3339), r.cmd.Name)
+	}
 	lock, locked := st.lockOf(stage)
 	if lock == nil || r.cmd.Force {
 		return nil
@@ -198,7 +213,7 @@ func runRelease(r *run) (*Result, error) {
 		return nil, err
 	}
 	rel := Release{Version: version, Commit: r.text("commit"), Notes: r.text("notes"), By: r.c.Actor.ID, At: r.e.Now(), Action: "release"}
-	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		if err := r.writable(st, stage); err != nil {
 			return "", err
 		}
@@ -234,7 +249,7 @@ func runDeploy(r *run) (*Result, error) {
 	r.progress("building %s from branch %s", pc.Name, branch)
 	now := r.e.Now()
 	var rel Release
-	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		if err := r.writable(st, stage); err != nil {
 			return "", err
 		}
@@ -346,7 +361,7 @@ func runPromote(r *run) (*Result, error) {
 	}
 	now := r.e.Now()
 	var moved []Release
-	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		moved = moved[:0]
 		src := st.current(p.from)
 		if src == nil {
@@ -444,7 +459,7 @@ func runRollback(r *run) (*Result, error) {
 		return nil, err
 	}
 	now := r.e.Now()
-	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		if err := r.writable(st, stage); err != nil {
 			return "", err
 		}

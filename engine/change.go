@@ -24,6 +24,32 @@ func DefaultChangeBackoff(attempt int) time.Duration {
 // change is looked up by its job id before it is tried again, so it
 // is made at most once; a job taken over from a dead worker does the same.
 func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, error)) (string, error) {
+	return r.changeAs(pc, changeKind{audit: "ok"}, fn)
+}
+
+// changeKind says which of a command's changes is being made: its own (no
+// phase), which carries its audit record, or a step on the way (a phase, such
+// as a deployment starting), keyed by the job id and the phase so that each is
+// made once and a redelivered job can tell which were made.
+type changeKind struct {
+	phase string
+	// audit is the outcome the change records in the command's audit
+	// record; empty for a step that carries none.
+	audit string
+	// message goes with a failed outcome.
+	message string
+}
+
+// key is the change's idempotency key.
+func (k changeKind) key(job string) string {
+	if k.phase == "" {
+		return job
+	}
+	return job + "/" + k.phase
+}
+
+// changeAs is change for a change of the given kind.
+func (r *run) changeAs(pc *PipelineConfig, kind changeKind, fn func(st *PipelineState) (string, error)) (string, error) {
 	backoff := r.e.ChangeBackoff
 	if backoff == nil {
 		backoff = DefaultChangeBackoff
@@ -31,7 +57,7 @@ func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 	since := r.c.recovering // non-zero: a change may already have been made
 	var deadline time.Time
 	for attempt := 1; ; attempt++ {
-		summary, done, err := r.tryChange(pc, fn, &since)
+		summary, done, err := r.tryChange(pc, kind, fn, &since)
 		if done {
 			return summary, err
 		}
@@ -58,15 +84,15 @@ func (r *run) change(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 
 // tryChange makes one attempt. done says the outcome is final; otherwise err
 // is a conflict or an unreachable store, worth another attempt.
-func (r *run) tryChange(pc *PipelineConfig, fn func(st *PipelineState) (string, error), since *time.Time) (string, bool, error) {
+func (r *run) tryChange(pc *PipelineConfig, kind changeKind, fn func(st *PipelineState) (string, error), since *time.Time) (string, bool, error) {
 	ctx := context.WithoutCancel(r.ctx) // a change half-sent is finished or looked up, not abandoned
 	if !since.IsZero() {
-		ch, err := r.e.Store.Find(ctx, pc.Name, r.c.JobID, *since)
+		ch, err := r.e.Store.Find(ctx, pc.Name, kind.key(r.c.JobID), *since)
 		if err != nil {
 			return "", false, err
 		}
 		if ch != nil {
-			r.committed = true
+			r.committed = r.committed || ch.Audit != nil
 			return ch.Summary, true, nil
 		}
 	}
@@ -79,14 +105,17 @@ func (r *run) tryChange(pc *PipelineConfig, fn func(st *PipelineState) (string, 
 	if err != nil {
 		return "", true, err
 	}
-	rec := *r.rec
-	rec.Outcome, rec.Duration = "ok", r.e.Now().Sub(r.start)
-	ch := &Change{Pipeline: pc.Name, Key: r.c.JobID, Summary: summary, State: next, Added: next.added, Audit: &rec}
+	ch := &Change{Pipeline: pc.Name, Key: kind.key(r.c.JobID), Summary: summary, State: next, Added: next.added}
+	if kind.audit != "" {
+		rec := *r.rec
+		rec.Outcome, rec.Message, rec.Duration = kind.audit, kind.message, r.e.Now().Sub(r.start)
+		ch.Audit = &rec
+	}
 	attempted := r.e.Now()
 	_, err = r.e.Store.Commit(ctx, ch, rev)
 	switch ErrorCode(err) {
 	case "":
-		r.committed = true
+		r.committed = r.committed || ch.Audit != nil
 		return summary, true, nil
 	case Conflict:
 		return "", false, err

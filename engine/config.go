@@ -261,6 +261,9 @@ func (c *Config) validate() error {
 				return c.errorf(key+".seed."+s, "seed version %q is not a semantic version", v)
 			}
 		}
+		if err := c.validateDeploy(key, &c.Pipelines[i]); err != nil {
+			return err
+		}
 	}
 	groups := map[string]bool{}
 	for _, g := range c.Groups {

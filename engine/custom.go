@@ -20,7 +20,7 @@ func runCustom(r *run, cc *CommandConfig) (*Result, error) {
 	if r.e.Runner == nil {
 		return nil, Errorf(Unavailable, "%s has no action here", r.cmd.Name)
 	}
-	spec := execSpec(cc.Exec, placeholders(r.cmd), configDir(r.e.Config.Path))
+	spec := cc.Exec.Spec(placeholders(r.cmd), r.e.Config.Dir())
 	var out []string
 	err := r.e.Runner.Run(r.ctx, spec, func(line string) {
 		out = append(out, line)
@@ -57,12 +57,12 @@ func placeholders(cmd *grammar.Command) map[string]string {
 	return vars
 }
 
-// execSpec fills an exec action's placeholders with vars. Relative paths are
+// Spec fills an exec action's placeholders with vars. Relative paths are
 // the config file's: a relative program (one naming a directory, such as
 // ./deploy.sh) and a relative dir are taken from dir, the config file's
 // directory, whatever directory chatops runs in. A bare program name is
 // looked up in PATH.
-func execSpec(x ExecConfig, vars map[string]string, dir string) ExecSpec {
+func (x ExecConfig) Spec(vars map[string]string, dir string) ExecSpec {
 	spec := ExecSpec{Dir: x.Dir, Timeout: x.Timeout}
 	for _, a := range x.Argv {
 		spec.Argv = append(spec.Argv, expand(a, vars))
@@ -90,9 +90,11 @@ func inDir(dir, path string) string {
 	return filepath.Join(dir, path)
 }
 
-// configDir returns the absolute directory of the config file at path, or ""
-// for a config that was not read from a file (the built-in demo).
-func configDir(path string) string {
+// Dir returns the absolute directory of the config file, or "" for a config
+// that was not read from a file (the built-in demo): relative paths in the
+// config are taken from it.
+func (c *Config) Dir() string {
+	path := c.Path
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return ""
 	}

@@ -90,6 +90,8 @@ type Engine struct {
 	Jobs    Jobs
 	History History
 	Runner  Runner
+	// Drivers carry changes to the stages that have one.
+	Drivers map[StageKey]Driver
 	Log     *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
@@ -362,6 +364,9 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 		}
 		j.State, j.Outcome, j.Message, j.Result = JobFailed, r.rec.Outcome, r.rec.Message, nil
 		j.ErrorRef, j.Question = r.rec.ErrorRef, question
+		if ErrorCode(err) == Unknown {
+			j.State = JobUnknown
+		}
 	}
 	if err != nil {
 		var ce *Error

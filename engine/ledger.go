@@ -18,6 +18,31 @@ type Release struct {
 	Action string `json:"action"`
 	// From is the slot a promotion came from.
 	From string `json:"from,omitempty"`
+	// Ref is the deploying system's own id of this release in its stage
+	// (a Heroku release, a GitHub deployment), as its driver reported it.
+	Ref string `json:"ref,omitempty"`
+}
+
+// Deploying is a change on its way to a stage through the stage's driver.
+// While it is there, the stage refuses other changes unless forced.
+type Deploying struct {
+	Version string    `json:"version"`
+	Action  string    `json:"action"`
+	Job     string    `json:"job"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	// Unknown says the process running the driver died: whether the
+	// stage runs Version is unknown until someone checks and forces a
+	// change.
+	Unknown bool `json:"unknown,omitempty"`
+}
+
+// describe says what the deployment is, for info and for conflicts.
+func (d *Deploying) describe() string {
+	if d.Unknown {
+		return fmt.Sprintf("%s of %s unknown (job %s by %s stopped)", d.Action, d.Version, d.Job, d.By)
+	}
+	return fmt.Sprintf("deploying %s (job %s by %s)", d.Version, d.Job, d.By)
 }
 
 // Lock stops changes to a stage, or to a whole pipeline, until removed.
@@ -33,6 +58,8 @@ type Slot struct {
 	Current *Release  `json:"current,omitempty"`
 	History []Release `json:"history,omitempty"` // oldest first, at most historyLimit
 	Lock    *Lock     `json:"lock,omitempty"`
+	// Deploying is the change its driver is carrying out, if any.
+	Deploying *Deploying `json:"deploying,omitempty"`
 }
 
 // historyLimit bounds each slot's history in the ledger, so that a change reads
@@ -115,6 +142,10 @@ func (p *PipelineState) clone() *PipelineState {
 		if s.Lock != nil {
 			l := *s.Lock
 			n.Lock = &l
+		}
+		if s.Deploying != nil {
+			d := *s.Deploying
+			n.Deploying = &d
 		}
 		c.Slots[k] = &n
 	}
