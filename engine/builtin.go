@@ -37,10 +37,10 @@ func runHelp(r *run) (*Result, error) {
 
 // StageView is one stage as info shows it.
 type StageView struct {
-	Name    string    `json:"name"`
-	Version string    `json:"version,omitempty"`
-	Release *Release  `json:"release,omitempty"`
-	Lock    *Lock     `json:"lock,omitempty"`
+	Name    string   `json:"name"`
+	Version string   `json:"version,omitempty"`
+	Release *Release `json:"release,omitempty"`
+	Lock    *Lock    `json:"lock,omitempty"`
 	// Deploying is the change a driver is carrying to the stage.
 	Deploying *Deploying `json:"deploying,omitempty"`
 	Apps      []AppView  `json:"apps,omitempty"`

@@ -232,4 +232,3 @@ func TestDeployWorkerDied(t *testing.T) {
 		t.Errorf("third delivery: %+v, %v; driver started %d times", again, err, d.count())
 	}
 }
-
