@@ -60,6 +60,9 @@ func (ConfigCheckCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if _, err := buildDrivers(cfg, true); err != nil {
+		return err
+	}
 	res := &engine.Result{Title: cfg.Path + ": ok", Fields: []engine.Field{
 		{Name: "Pipelines", Value: count(len(cfg.Pipelines))},
 		{Name: "Users", Value: count(len(cfg.Users))},

@@ -21,7 +21,17 @@ func (e *env) openEngine() (*engine.Engine, func(), error) {
 
 // openEngineConn is openEngine, also returning the NATS connection.
 func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error) {
+	return e.openEngineWith(false)
+}
+
+// openEngineWith is openEngineConn; strict makes a deploy driver's missing
+// secret an error at once, as chatops serve wants it.
+func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.Conn, error) {
 	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	drivers, err := buildDrivers(cfg, strict)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -40,6 +50,7 @@ func (e *env) openEngineConn() (*engine.Engine, func(), *natsadapter.Conn, error
 		return nil, nil, nil, err
 	}
 	eng.Runner = exec.Runner{}
+	eng.Drivers = drivers
 	eng.History = conn.History
 	return eng, conn.Close, conn, nil
 }

@@ -46,7 +46,7 @@ func or(a, b string) string {
 
 // Run serves until interrupted.
 func (s *ServeCmd) Run(e *env) error {
-	eng, closeEngine, conn, err := e.openEngineConn()
+	eng, closeEngine, conn, err := e.openEngineWith(true)
 	if err != nil {
 		return err
 	}
