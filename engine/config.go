@@ -247,6 +247,9 @@ func (c *Config) validate() error {
 			if !validName(s) {
 				return c.errorf(fmt.Sprintf("%s.stages.%d", key, j), "stage name %q: use letters, digits, '-', '_' and '.'", s)
 			}
+			if k := strings.ToLower(s); k == "from" || k == "to" || k == "in" || k == "on" {
+				return c.errorf(fmt.Sprintf("%s.stages.%d", key, j), "stage name %q is a keyword of the grammar (promote … from X to Y); pick another", s)
+			}
 			if inPipeline[s] {
 				return c.errorf(fmt.Sprintf("%s.stages.%d", key, j), "stage %q listed twice", s)
 			}

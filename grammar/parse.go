@@ -163,6 +163,11 @@ func (p *parser) parse(toks []Token, force bool) (*Command, *Error) {
 					return nil, p.withUsage(p.atEnd(c, "missing <"+c.Placeholder+"> after "+strconv.Quote(t.Text)))
 				}
 				i++
+				if nt := toks[i]; nt.Kind == Word && s.keyword(lower(nt.Text)) != nil {
+					// A keyword is never a value: the value was left out.
+					return nil, p.withUsage(p.errorAt(c, nt, "missing <"+c.Placeholder+"> after "+strconv.Quote(t.Text)+
+						", before "+strconv.Quote(nt.Text)))
+				}
 				if err := p.value(c, toks[i]); err != nil {
 					return nil, err
 				}

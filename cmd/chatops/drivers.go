@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/chatops/chatops/adapters/exec"
+	"github.com/chatops/chatops/adapters/github"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -28,6 +29,8 @@ func buildDrivers(cfg *engine.Config, strict bool) (map[engine.StageKey]engine.D
 			switch d.Kind() {
 			case "exec":
 				drv = exec.NewDriver(pc, stage, cfg.Dir())
+			case "github":
+				drv, err = github.New(pc, stage, os.Getenv)
 			default:
 				err = &engine.Error{Code: engine.Invalid, Msg: "the " + d.Kind() + " driver is not built into this chatops"}
 			}
