@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -459,17 +461,37 @@ func runRollback(r *run) (*Result, error) {
 		return nil, err
 	}
 	now := r.e.Now()
+	// The ledger keeps a slot's recent releases; beyond them, the history
+	// has every one.
+	var full []Release
+	if st, _, err := r.e.state(r.ctx, pc); err != nil {
+		return nil, err
+	} else if s := st.Slots[stage]; s != nil && len(s.History) >= historyLimit && r.e.History != nil {
+		newest, err := r.e.History.List(r.ctx, pc.Name, stage, math.MaxInt32)
+		if err != nil {
+			return nil, err
+		}
+		full = slices.Clone(newest)
+		slices.Reverse(full)
+		if v, ok := pc.Seed[stage]; ok { // the seed came with the config, not as a change
+			full = append([]Release{{Version: v, By: "config", Action: "seed"}}, full...)
+		}
+	}
 	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		if err := r.writable(st, stage); err != nil {
 			return "", err
 		}
 		s := st.Slots[stage]
+		hist := s.History
+		if n := len(full); n > 0 && s.Current != nil && full[n-1].Version == s.Current.Version && full[n-1].At.Equal(s.Current.At) {
+			hist = full // still the slot's whole history: nothing changed it since
+		}
 		var back *Release
 		if target == "" {
-			if back = previousRelease(s); back == nil {
+			if back = rollbackTarget(hist); back == nil {
 				return "", Errorf(Conflict, "%s has no earlier release in %s to roll back to", pc.Name, stage)
 			}
-		} else if back = findRelease(s, target); back == nil {
+		} else if back = findRelease(&Slot{History: hist}, target); back == nil {
 			return "", Errorf(NotFound, "%s never ran %s in %s; see releases %s in %s", pc.Name, target, stage, pc.Name, stage)
 		}
 		from := s.Current.Version

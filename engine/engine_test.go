@@ -304,3 +304,35 @@ func cutBetween(s, before, after string) (string, bool) {
 	}
 	return rest[:j], true
 }
+
+// TestRollbackGoesBack: a second rollback goes back one more release, not
+// forward again, and rollback to a version works for any release the history
+// holds, not only those the ledger keeps.
+func TestRollbackGoesBack(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	run := func(line string) string {
+		t.Helper()
+		res, err := e.ExecLine(ctx, terminal(e, "alice"), line)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		return res.Text
+	}
+	for i := range 30 {
+		run(fmt.Sprintf("release demo 3.0.%d to production", i))
+	}
+	if got := run("rollback demo"); got != "Rolled demo back in production from 3.0.29 to 3.0.28." {
+		t.Errorf("first rollback: %q", got)
+	}
+	if got := run("rollback demo"); got != "Rolled demo back in production from 3.0.28 to 3.0.27." {
+		t.Errorf("second rollback: %q", got)
+	}
+	if got := run("rollback demo to 1.1.0"); got != "Rolled demo back in production from 3.0.27 to 1.1.0." {
+		t.Errorf("rollback past the ledger's releases: %q", got)
+	}
+	run("release demo 4.0.0 to production")
+	if got := run("rollback demo"); got != "Rolled demo back in production from 4.0.0 to 1.1.0." {
+		t.Errorf("rollback after a new release: %q", got)
+	}
+}

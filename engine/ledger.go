@@ -191,15 +191,29 @@ func checkStage(pc *PipelineConfig, stage string) error {
 	return nil
 }
 
-// previousRelease returns the newest release in a slot's history whose version
-// differs from the current one.
-func previousRelease(s *Slot) *Release {
-	if s == nil || s.Current == nil {
-		return nil
+// rollbackTarget returns the release a rollback goes back to: the one before
+// the current in the line of releases that rollbacks have not undone. The
+// history is replayed as a stack: a release, deploy or promotion pushes its
+// version, and a rollback to a version pops back to it, so a second rollback
+// goes back one more release instead of forward again.
+func rollbackTarget(history []Release) *Release {
+	var stack []Release
+	for _, r := range history {
+		if r.Action == "rollback" {
+			i := len(stack) - 1
+			for i >= 0 && stack[i].Version != r.Version {
+				i--
+			}
+			if i >= 0 {
+				stack = stack[:i+1]
+				continue
+			}
+		}
+		stack = append(stack, r)
 	}
-	for i := len(s.History) - 1; i >= 0; i-- {
-		if s.History[i].Version != s.Current.Version {
-			r := s.History[i]
+	for i := len(stack) - 2; i >= 0; i-- {
+		if stack[i].Version != stack[len(stack)-1].Version {
+			r := stack[i]
 			return &r
 		}
 	}
