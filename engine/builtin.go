@@ -151,7 +151,11 @@ func runInfo(r *run) (*Result, error) {
 			status = append(status, d.describe())
 		}
 		if lock != nil {
-			status = append(status, "locked by "+lock.By)
+			l := "locked by " + lock.By
+			if lock.Reason != "" {
+				l += ": " + lock.Reason
+			}
+			status = append(status, l)
 		}
 		row[5] = strings.Join(status, "; ")
 		return row
@@ -542,8 +546,8 @@ func lockOrUnlock(r *run, lock bool) (*Result, error) {
 			ref = &st.slot(stage).Lock
 		}
 		if lock {
-			if *ref != nil && (*ref).By != r.c.Actor.ID {
-				return "", Errorf(Conflict, "%s already", describeLock(*ref, what))
+			if *ref != nil && !r.cmd.Force {
+				return "", Errorf(Conflict, "%s already; unlock it first, or replace the lock with lock! if you may", describeLock(*ref, what))
 			}
 			*ref = &Lock{By: r.c.Actor.ID, Reason: r.text("reason"), At: now}
 			st.Seq++
@@ -551,6 +555,12 @@ func lockOrUnlock(r *run, lock bool) (*Result, error) {
 		}
 		if *ref == nil {
 			return fmt.Sprintf("%s was not locked.", upperFirst(what)), nil
+		}
+		if owner := (*ref).By; owner != r.c.Actor.ID {
+			// Someone else's lock: unlocking it takes the rights locking does.
+			if rule, ok := r.e.commandRule(r.c, "lock"); !ok {
+				return "", r.deny(rule, "%s may not unlock %s, locked by %s: that takes the rights to lock", r.c.Actor.ID, what, owner)
+			}
 		}
 		*ref = nil
 		st.Seq++

@@ -126,15 +126,15 @@ var builtins = []builtin{
 	},
 	{
 		decl: grammar.Decl{
-			Usage:   "lock <pipeline> [<stage>] [--reason <text>]",
+			Usage:   "lock[!] <pipeline> [<stage>] [--reason <text>]",
 			Summary: "Lock a pipeline or one of its stages against changes",
-			Help:    "Locks a stage, or the whole pipeline, so that deploys, promotions and rollbacks into it are refused until it is unlocked; forcing with ! goes past a lock for those allowed to force.",
+			Help:    "Locks a stage, or the whole pipeline, so that deploys, promotions and rollbacks into it are refused until it is unlocked; forcing with ! goes past a lock for those allowed to force. A stage already locked stays as it is: lock! replaces the lock, its owner and reason.",
 			Args: []grammar.ArgDoc{
 				{Name: "pipeline", Help: "the pipeline"},
 				{Name: "stage", Help: "the stage to lock (default: every stage)"},
 				{Name: "reason", Help: "why, shown to whoever runs into the lock"},
 			},
-			Examples: []string{"lock my-pipeline production --reason \"release freeze\""},
+			Examples: []string{"lock my-pipeline production --reason \"release freeze\"", "lock! my-pipeline production --reason \"incident 42\""},
 		},
 		run: runLock, idempotent: true,
 	},

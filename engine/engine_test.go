@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -334,5 +335,35 @@ func TestRollbackGoesBack(t *testing.T) {
 	run("release demo 4.0.0 to production")
 	if got := run("rollback demo"); got != "Rolled demo back in production from 4.0.0 to 1.1.0." {
 		t.Errorf("rollback after a new release: %q", got)
+	}
+}
+
+// TestLockTwice: a second lock says who holds the stage and why; lock!
+// replaces it, for those who may force; info shows the owner and reason.
+func TestLockTwice(t *testing.T) {
+	cfg := engine.DemoConfig()
+	cfg.Users = append(cfg.Users, engine.UserConfig{Name: "root", Login: "root", Groups: []string{"admins"}})
+	e := newEngine(t, cfg)
+	ctx := context.Background()
+	if _, err := e.ExecLine(ctx, terminal(e, "alice"), `lock demo production --reason "release freeze"`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.ExecLine(ctx, terminal(e, "bob"), `lock demo production --reason mine`)
+	if engine.ErrorCode(err) != engine.Conflict || !strings.Contains(err.Error(), "demo production is locked by alice since") ||
+		!strings.Contains(err.Error(), ": release freeze already; unlock it first, or replace the lock with lock! if you may") {
+		t.Errorf("second lock: %v", err)
+	}
+	if _, err := e.ExecLine(ctx, terminal(e, "bob"), `lock! demo production`); engine.ErrorCode(err) != engine.Denied {
+		t.Errorf("lock! by someone who may not force: %v", err)
+	}
+	if _, err := e.ExecLine(ctx, terminal(e, "root"), `lock! demo production --reason "incident 42"`); err != nil {
+		t.Fatalf("lock! by an admin: %v", err)
+	}
+	res, err := e.ExecLine(ctx, terminal(e, "alice"), "info demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Rows[2][5]; got != "locked by root: incident 42" {
+		t.Errorf("info status %q", got)
 	}
 }

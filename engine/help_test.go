@@ -20,7 +20,7 @@ var designUsage = []string{
 	"promote[!] <pipeline> [from <stage>[/<app>]] [(to|in|on) <stage>[/<app>] ...]",
 	"releases <pipeline> [in <stage>] [--limit <n>]",
 	"rollback[!] <pipeline> [in <stage>] [to <version>]",
-	"lock <pipeline> [<stage>] [--reason <text>]",
+	"lock[!] <pipeline> [<stage>] [--reason <text>]", // DESIGN.md's line, forcible: lock! replaces a lock
 	"unlock <pipeline> [<stage>]",
 	"route <pipeline> to <#channel>",
 	"route",

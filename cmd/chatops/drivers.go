@@ -6,6 +6,7 @@ import (
 
 	"github.com/chatops/chatops/adapters/exec"
 	"github.com/chatops/chatops/adapters/github"
+	"github.com/chatops/chatops/adapters/heroku"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -29,6 +30,8 @@ func buildDrivers(cfg *engine.Config, strict bool) (map[engine.StageKey]engine.D
 			switch d.Kind() {
 			case "exec":
 				drv = exec.NewDriver(pc, stage, cfg.Dir())
+			case "heroku":
+				drv, err = heroku.New(pc, stage, os.Getenv)
 			case "github":
 				drv, err = github.New(pc, stage, os.Getenv)
 			default:
