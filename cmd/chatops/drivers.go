@@ -7,6 +7,7 @@ import (
 	"github.com/chatops/chatops/adapters/exec"
 	"github.com/chatops/chatops/adapters/github"
 	"github.com/chatops/chatops/adapters/heroku"
+	httpdriver "github.com/chatops/chatops/adapters/http"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -30,6 +31,8 @@ func buildDrivers(cfg *engine.Config, strict bool) (map[engine.StageKey]engine.D
 			switch d.Kind() {
 			case "exec":
 				drv = exec.NewDriver(pc, stage, cfg.Dir())
+			case "http":
+				drv, err = httpdriver.New(pc, stage, os.Getenv)
 			case "heroku":
 				drv, err = heroku.New(pc, stage, os.Getenv)
 			case "github":
