@@ -42,9 +42,10 @@ type deployment struct {
 	Message     string          `json:"message"`
 }
 
-// jobID returns the job id the deployment's payload carries. GitHub returns
-// the payload as it was given: an object, or a string holding one.
-func (dp *deployment) jobID() string {
+// owner is the job and stage of the payload this driver gave the
+// deployment, empty when it carries none. GitHub returns the payload as it
+// was given: an object, or a string holding one.
+func (dp *deployment) owner() (job, stage string) {
 	raw := dp.Payload
 	var s string
 	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
@@ -52,11 +53,12 @@ func (dp *deployment) jobID() string {
 	}
 	var p struct {
 		JobID string `json:"job_id"`
+		Stage string `json:"stage"`
 	}
 	if json.Unmarshal(raw, &p) != nil {
-		return ""
+		return "", ""
 	}
-	return p.JobID
+	return p.JobID, p.Stage
 }
 
 // deploymentStatus is one entry of GET …/deployments/{id}/statuses.

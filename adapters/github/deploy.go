@@ -79,6 +79,7 @@ func (r *run) deploy(ctx context.Context) (*engine.Deployed, error) {
 	}
 	if dp != nil {
 		r.say(fmt.Sprintf("following GitHub deployment %d of %s to %s, created earlier for job %s", dp.ID, r.ref, r.env, r.dep.JobID))
+		r.known = created(dp)
 	} else if dp, err = r.create(ctx); err != nil {
 		return nil, err
 	}
@@ -102,8 +103,10 @@ func (r *run) find(ctx context.Context) (*deployment, error) {
 	if err := json.Unmarshal(a.body, &list); err != nil {
 		return nil, r.fail(fmt.Sprintf("GitHub's list of deployments is not JSON: %v", err), err)
 	}
+	// One job may change several stages that share a GitHub environment
+	// (a promotion to two regions): the stage tells their deployments apart.
 	for i := range list {
-		if list[i].jobID() == r.dep.JobID {
+		if job, stage := list[i].owner(); job == r.dep.JobID && stage == r.dep.Stage {
 			return &list[i], nil
 		}
 	}
@@ -137,7 +140,7 @@ func (r *run) create(ctx context.Context) (*deployment, error) {
 	a, err := r.c.do(context.WithValue(ctx, retryHookKey{}, hook), http.MethodPost, "/deployments", nil, body)
 	if found := (*errFound)(nil); errors.As(err, &found) {
 		r.say(fmt.Sprintf("created GitHub deployment %d of %s to %s (found after a failed answer)", found.dp.ID, r.ref, r.env))
-		r.known = fmt.Sprintf("GitHub deployment %d was created", found.dp.ID)
+		r.known = created(found.dp)
 		return found.dp, nil
 	}
 	if err != nil {
@@ -150,7 +153,7 @@ func (r *run) create(ctx context.Context) (*deployment, error) {
 			return nil, r.fail(fmt.Sprintf("GitHub answered 201 with no deployment: %q", truncate(string(a.body), 200)), err)
 		}
 		r.say(fmt.Sprintf("created GitHub deployment %d of %s to %s", dp.ID, r.ref, r.env))
-		r.known = fmt.Sprintf("GitHub deployment %d was created", dp.ID)
+		r.known = created(&dp)
 		return &dp, nil
 	case http.StatusAccepted:
 		// GitHub merged the default branch into the ref instead of
@@ -162,7 +165,12 @@ func (r *run) create(ctx context.Context) (*deployment, error) {
 		if f := e.failing(); len(f) > 0 {
 			msg += " (failing: " + strings.Join(f, ", ") + ")"
 		}
-		if !dep.Force {
+		switch {
+		case dep.Force:
+		case dep.Action == "release":
+			// release has no forced form.
+			msg += "; make the checks pass and release again, or deploy it with deploy! if you may force"
+		default:
 			msg += fmt.Sprintf("; %q forces it past failing checks, if you may", dep.Action+"!")
 		}
 		return nil, engine.Errorf(engine.Conflict, "%s", msg)
@@ -221,6 +229,12 @@ func (r *run) follow(ctx context.Context, dp *deployment) (*engine.Deployed, err
 			return nil, err
 		}
 	}
+}
+
+// created is what is known of a deployment with no status yet: whoever
+// deploys has not picked it up.
+func created(dp *deployment) string {
+	return fmt.Sprintf("GitHub deployment %d was created but has no status yet: does a workflow (or another integration) run on its deployment event?", dp.ID)
 }
 
 // stateText is "failure: <description>", or the state alone.

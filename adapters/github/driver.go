@@ -58,7 +58,9 @@ type Driver struct {
 	HTTPClient *http.Client
 	// CheckRetry and Backoff are the retry policies, DefaultCheckRetry and
 	// DefaultBackoff when nil, between RetryWaitMin and RetryWaitMax, at
-	// most RetryMax retries a call.
+	// most RetryMax retries a call (DefaultRetryMax when 0). The backoff
+	// waits run on go-retryablehttp's own timer, not on After: a test
+	// passes them with a Backoff that returns 0.
 	CheckRetry   CheckRetry
 	Backoff      Backoff
 	RetryWaitMin time.Duration

@@ -2,6 +2,9 @@ package github
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -21,13 +24,21 @@ type Backoff = retryablehttp.Backoff
 
 // DefaultCheckRetry retries connection errors, 5xx answers, 429 and GitHub's
 // rate limits (a 403 with Retry-After or x-ratelimit-remaining: 0), and
-// nothing else: 401, 403, 404 and 422 are answers, not passing failures. It
-// stops when ctx is done.
+// nothing else: 401, 403, 404 and 422 are answers, not passing failures. A
+// certificate the client does not trust is not retried either: it will not
+// change within the deadline. A retried POST is safe because the driver
+// looks for the job's deployment before each retry (see the package doc).
+// It stops when ctx is done.
 func DefaultCheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
+		var ua x509.UnknownAuthorityError
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &ua) || errors.As(err, &cv) {
+			return false, nil
+		}
 		return true, nil
 	}
 	switch {

@@ -39,10 +39,9 @@
 //
 // The driver retries connection errors and 408, 429 and 5xx answers
 // (DefaultCheckRetry; 501 is an answer, not a passing failure), waiting as
-// Retry-After asks (DefaultBackoff). A
-// retried POST carries the same Idempotency-Key, the job id: a receiver must
-// start at most one deployment per key, and answer a repeated key as it
-// answered the first.
+// Retry-After asks (DefaultBackoff). A retried POST carries the same
+// Idempotency-Key, the job id: a receiver must start at most one deployment
+// per key, and answer a repeated key as it answered the first.
 //
 // # The answer
 //
@@ -69,6 +68,7 @@
 // The HMAC key never leaves the process: it is neither sent nor written to
 // a log, an error, a progress line or Deployed. A webhook URL that holds a
 // token may be kept out of the config too: written as $NAME, it is read from
-// the variable NAME. URLs are written to logs and errors without their user info and query, so a token kept in the webhook's
-// query string stays out of them too.
+// the variable NAME. URLs are written to logs and errors without their user
+// info and query, so a token kept in the webhook's query string stays out of
+// them too.
 package http

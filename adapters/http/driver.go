@@ -21,9 +21,12 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	// DefaultPollInterval is the wait between two reads of a status_url.
 	DefaultPollInterval = 2 * time.Second
+	// DefaultRetryWaitMin is the first wait before a retry.
 	DefaultRetryWaitMin = time.Second
+	// DefaultRetryWaitMax caps every wait before a retry, Retry-After included.
 	DefaultRetryWaitMax = 30 * time.Second
-	DefaultRetryMax     = 8
+	// DefaultRetryMax is how many times one request is retried.
+	DefaultRetryMax = 8
 	// UserAgent identifies the driver to the receiver.
 	UserAgent = "chatops-http-driver"
 )

@@ -24,9 +24,10 @@ type Backoff = retryablehttp.Backoff
 
 // DefaultCheckRetry retries connection errors and 408, 429 and 5xx answers,
 // and nothing else: another 4xx, or a 501 (the receiver does not make this
-// kind of change), is the receiver's answer, not a passing failure. A retried POST is safe because it carries the same
-// Idempotency-Key. A certificate the client does not trust is not retried:
-// it will not change within the deadline. It stops when ctx is done.
+// kind of change), is the receiver's answer, not a passing failure. A
+// retried POST is safe because it carries the same Idempotency-Key. A
+// certificate the client does not trust is not retried: it will not change
+// within the deadline. It stops when ctx is done.
 func DefaultCheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
