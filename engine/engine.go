@@ -250,6 +250,9 @@ func (e *Engine) Admit(ctx context.Context, c Context, line string) (*grammar.Co
 	if err != nil {
 		return nil, e.rejectInput(ctx, c, line, err)
 	}
+	if err := e.resolveStages(cmd); err != nil {
+		return nil, e.rejectInput(ctx, c, line, err)
+	}
 	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical())}
 	if err := r.checkCommand(); err != nil {
 		if v, ok := cmd.Get("pipeline"); ok {
@@ -317,6 +320,9 @@ type run struct {
 func (e *Engine) Dispatch(ctx context.Context, c Context, cmd *grammar.Command) (*Result, error) {
 	if c.JobID == "" {
 		c.JobID = e.NewID()
+	}
+	if err := e.resolveStages(cmd); err != nil {
+		return nil, e.rejectInput(ctx, c, cmd.Canonical(), err)
 	}
 	job := &Job{ID: c.JobID, Command: cmd.Canonical(), Actor: c.Actor.ID, Source: c.Actor.Source, Channel: c.Channel,
 		State: JobRunning, Started: e.Now(), Attempts: 1}
@@ -460,7 +466,40 @@ func (r *run) pipeline() (*PipelineConfig, error) {
 		}
 		return nil, Errorf(NotFound, "no pipeline %q; pipelines: %s", v.Text, strings.Join(names, ", "))
 	}
-	return pc, nil
+	return pc, resolveStages(pc, r.cmd)
+}
+
+// resolveStages rewrites the stage values of a command that names a
+// configured pipeline to the stages that pipeline really has: its own names
+// win over aliases, and an alias applies only when it is unambiguous
+// (grammar.StageType.Resolve). It runs before a command's canonical text is
+// queued or audited, so that text names the stage the person meant.
+func (e *Engine) resolveStages(cmd *grammar.Command) error {
+	v, _ := cmd.Get("pipeline")
+	if pc, ok := e.Config.Pipeline(v.Text); ok {
+		return resolveStages(pc, cmd)
+	}
+	return nil
+}
+
+func resolveStages(pc *PipelineConfig, cmd *grammar.Command) error {
+	for i := range cmd.Args {
+		a := &cmd.Args[i]
+		st, ok := a.Param.Type.(grammar.StageType)
+		if !ok {
+			continue
+		}
+		stage, ambiguous := st.Resolve(a.Value, pc.Stages)
+		if ambiguous != nil {
+			typed := a.Value.Text
+			if a.Value.Label != "" {
+				typed = a.Value.Label
+			}
+			return Errorf(Invalid, "%q could be any of %s's stages %s: name one", typed, pc.Name, strings.Join(ambiguous, ", "))
+		}
+		a.Value.Text = stage
+	}
+	return nil
 }
 
 // state loads a pipeline's ledger, or the seed of one never changed.

@@ -367,3 +367,58 @@ func TestLockTwice(t *testing.T) {
 		t.Errorf("info status %q", got)
 	}
 }
+
+// TestStageNames: a pipeline whose stages are called dev and prod can be
+// used by those names and by the names they abbreviate; a pipeline with both
+// dev and development keeps them apart; two stages one alias could mean are
+// refused as ambiguous.
+func TestStageNames(t *testing.T) {
+	cfg := engine.DemoConfig()
+	cfg.Pipelines = append(cfg.Pipelines,
+		engine.PipelineConfig{Name: "short", Stages: []string{"dev", "prod"}},
+		engine.PipelineConfig{Name: "both", Stages: []string{"dev", "development", "production"}},
+		engine.PipelineConfig{Name: "twice", Stages: []string{"stage", "prd", "prod"}},
+	)
+	e := newEngine(t, cfg)
+	ctx := context.Background()
+	for _, tc := range []struct{ line, want string }{
+		{"release short 1.0.0 to dev", "Released short 1.0.0 into dev."},
+		{"promote short from dev to prod", "Promoted short 1.0.0 from dev to prod."},
+		{"release short 1.0.1 to development", "Released short 1.0.1 into dev."},
+		{"promote short from development to production", "Promoted short 1.0.1 from dev to prod."},
+		{"release both 2.0.0 to dev", "Released both 2.0.0 into dev."},
+		{"release both 2.0.1 to development", "Released both 2.0.1 into development."},
+		{"promote both from development to prod", "Promoted both 2.0.1 from development to production."},
+		{"release twice 3.0.0 to prd", "Released twice 3.0.0 into prd."},
+	} {
+		res, err := e.ExecLine(ctx, terminal(e, "alice"), tc.line)
+		if err != nil {
+			t.Errorf("%s: %v", tc.line, err)
+			continue
+		}
+		if res.Text != tc.want {
+			t.Errorf("%s: %q, want %q", tc.line, res.Text, tc.want)
+		}
+	}
+	// A gateway queues the canonical text: it must name the stage meant.
+	for line, want := range map[string]string{
+		"release both 2.0.2 to dev":   "release both 2.0.2 to dev",
+		"release short 1.0.3 to stg":  "release short 1.0.3 to staging",
+		"promote short to production": "promote short to prod",
+	} {
+		cmd, err := e.Admit(ctx, terminal(e, "alice"), line)
+		if err != nil {
+			t.Errorf("admit %s: %v", line, err)
+		} else if got := cmd.Canonical(); got != want {
+			t.Errorf("admit %s: queued as %q, want %q", line, got, want)
+		}
+	}
+	_, err := e.ExecLine(ctx, terminal(e, "alice"), "release twice 3.0.1 to production")
+	if engine.ErrorCode(err) != engine.Invalid || err.Error() != `"production" could be any of twice's stages prd, prod: name one` {
+		t.Errorf("ambiguous alias: %v", err)
+	}
+	_, err = e.ExecLine(ctx, terminal(e, "alice"), "release short 1.0.2 to staging")
+	if engine.ErrorCode(err) != engine.NotFound || err.Error() != `pipeline short has no stage "staging"; stages: dev, prod` {
+		t.Errorf("unknown stage: %v", err)
+	}
+}

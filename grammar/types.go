@@ -10,7 +10,8 @@ import (
 
 // Value is one parsed argument value. Which fields are set depends on the type:
 // Text for strings, names, stages, enums and versions, a reference's id or a URL;
-// Label for a reference's label or a user or channel typed by name; Int for ints,
+// Label for a reference's label, a user or channel typed by name, or a stage
+// typed as an alias (Text holds what the alias stands for); Int for ints,
 // durations (nanoseconds) and booleans (0 or 1). It is a flat struct so a parse
 // allocates nothing per value.
 type Value struct {
@@ -345,12 +346,15 @@ type StageType struct {
 func (StageType) Name() string { return "stage" }
 
 // Parse implements Type. Aliases match case-insensitively; names keep their case.
+// A resolved alias keeps the word as typed in Label, so that a pipeline whose
+// stage is really called prod can still be told apart from one whose stage is
+// production (see ResolveStage).
 func (s StageType) Parse(t Token) (Value, error) {
 	if err := wordOnly(t, "a stage name"); err != nil {
 		return Value{}, err
 	}
 	if full, ok := s.Aliases[lower(t.Text)]; ok {
-		return Value{Text: full}, nil
+		return Value{Text: full, Label: t.Text}, nil
 	}
 	if !validName(t.Text) {
 		return Value{}, &ValueError{Msg: "invalid stage name " + strconv.Quote(t.Text) + ": use letters, digits, '-', '_' and '.'"}
@@ -368,6 +372,39 @@ func (s StageType) Parse(t Token) (Value, error) {
 
 // Format implements Type.
 func (StageType) Format(v Value) string { return Quote(v.Text) }
+
+// Resolve maps a parsed stage value onto the stages one pipeline really has.
+// The pipeline's own names win: a word typed as it is a stage name is that
+// stage, even when it is also an alias. Otherwise the value is the stage that
+// is the alias's meaning, or the one stage that is an alias of that meaning
+// (prod for production). It returns "" and the candidates when two stages
+// could be meant, and the value unchanged when no stage matches.
+func (s StageType) Resolve(v Value, stages []string) (stage string, ambiguous []string) {
+	typed := v.Text
+	if v.Label != "" {
+		typed = v.Label
+	}
+	for _, want := range []string{typed, v.Text} {
+		for _, st := range stages {
+			if strings.EqualFold(st, want) {
+				return st, nil
+			}
+		}
+	}
+	var found []string
+	for _, st := range stages {
+		if full, ok := s.Aliases[lower(st)]; ok && strings.EqualFold(full, v.Text) {
+			found = append(found, st)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return v.Text, nil
+	case 1:
+		return found[0], nil
+	}
+	return "", found
+}
 
 // JSON implements Type.
 func (StageType) JSON(v Value) []byte { return jsonString(v.Text) }
