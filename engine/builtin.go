@@ -646,7 +646,11 @@ func runWhoami(r *run) (*Result, error) {
 	if !a.Known {
 		known = "no: add yourself under users in " + r.e.Config.Path
 	}
-	return &Result{Title: "You are " + a.ID, Data: a, Fields: []Field{
+	res := &Result{Title: "You are " + a.ID, Data: a, Fields: []Field{
 		{"Identity", a.Identity}, {"Source", a.Source}, {"Groups", groups}, {"In the config", known},
-	}}, nil
+	}}
+	if a.By != "" {
+		res.Fields = append(res.Fields, Field{"Run by", a.By + " (--as)"})
+	}
+	return res, nil
 }

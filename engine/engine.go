@@ -28,6 +28,9 @@ type Actor struct {
 	Identity string `json:"identity"`
 	Source   string `json:"source"`
 	Known    bool   `json:"known"`
+	// By is who really runs the command when it runs as this actor (--as),
+	// and empty otherwise.
+	By string `json:"by,omitempty"`
 }
 
 // in reports whether the actor belongs to one of groups.
@@ -203,17 +206,28 @@ func (e *Engine) Identify(source, identity string) Actor {
 }
 
 // Impersonate returns actor acting as the person called as, if policy lets
-// actor impersonate (policy.impersonate).
-func (e *Engine) Impersonate(actor Actor, as string) (Actor, error) {
-	if !actor.in(e.Config.Policy.Impersonate) {
-		return actor, Errorf(Denied, "%s may not run commands as someone else: that needs group %s (%s)",
-			actor.ID, orNobody(e.Config.Policy.Impersonate), e.Config.at("policy.impersonate"))
-	}
+// actor impersonate (policy.impersonate). The actor returned carries the real
+// person in By, so the audit names both. A refused attempt is audited, with
+// command, the line it came with.
+func (e *Engine) Impersonate(ctx context.Context, actor Actor, as, command string) (Actor, error) {
+	var err error
 	target := e.Identify(actor.Source, as)
-	if !target.Known {
-		return actor, Errorf(NotFound, "no user %q in %s", as, e.Config.Path)
+	switch {
+	case !actor.in(e.Config.Policy.Impersonate):
+		err = Errorf(Denied, "%s may not run commands as someone else: that needs group %s (%s)",
+			actor.ID, orNobody(e.Config.Policy.Impersonate), e.Config.at("policy.impersonate"))
+	case !target.Known:
+		err = Errorf(NotFound, "no user %q in %s", as, e.Config.Path)
+	default:
+		target.By = actor.ID
+		return target, nil
 	}
-	return target, nil
+	rec := e.record(Context{Actor: actor}, command)
+	rec.As, rec.Decision, rec.Rule, rec.Outcome, rec.Message = as, "denied", "policy.impersonate", string(ErrorCode(err)), err.Error()
+	if aerr := e.Audit.Append(context.WithoutCancel(ctx), rec); aerr != nil {
+		return actor, aerr
+	}
+	return actor, err
 }
 
 func orNobody(groups []string) string {
@@ -298,7 +312,7 @@ func (e *Engine) rejectInput(ctx context.Context, c Context, text string, err er
 }
 
 func (e *Engine) record(c Context, text string) *AuditRecord {
-	return &AuditRecord{At: e.Now(), JobID: c.JobID, Actor: c.Actor.ID, Source: c.Actor.Source, Channel: c.Channel, Command: text, Approver: c.Approver}
+	return &AuditRecord{At: e.Now(), JobID: c.JobID, Actor: c.Actor.ID, By: c.Actor.By, Source: c.Actor.Source, Channel: c.Channel, Command: text, Approver: c.Approver}
 }
 
 // run is one command being dispatched.

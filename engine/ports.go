@@ -162,9 +162,13 @@ type Jobs interface {
 
 // AuditRecord is one command as the audit stream keeps it.
 type AuditRecord struct {
-	At       time.Time     `json:"at"`
-	JobID    string        `json:"job_id,omitempty"`
-	Actor    string        `json:"actor"`
+	At    time.Time `json:"at"`
+	JobID string    `json:"job_id,omitempty"`
+	Actor string    `json:"actor"`
+	// By is who ran the command as Actor (--as); As, on a refused
+	// attempt, is whom Actor asked to act as.
+	By       string        `json:"by,omitempty"`
+	As       string        `json:"as,omitempty"`
 	Source   string        `json:"source"`
 	Channel  string        `json:"channel,omitempty"`
 	Command  string        `json:"command"`

@@ -34,7 +34,14 @@ func (a *AuditCmd) Run(e *env) error {
 	res := &engine.Result{Title: "Audit", Data: recs,
 		Columns: []string{"WHEN", "ACTOR", "SOURCE", "DECISION", "OUTCOME", "COMMAND", "RULE"}}
 	for _, r := range recs {
-		res.Rows = append(res.Rows, []string{r.At.UTC().Format("2006-01-02 15:04:05"), r.Actor, r.Source, r.Decision, r.Outcome, r.Command, r.Rule})
+		actor := r.Actor
+		switch {
+		case r.By != "":
+			actor += " (by " + r.By + ")"
+		case r.As != "":
+			actor += " (as " + r.As + ")"
+		}
+		res.Rows = append(res.Rows, []string{r.At.UTC().Format("2006-01-02 15:04:05"), actor, r.Source, r.Decision, r.Outcome, r.Command, r.Rule})
 	}
 	if len(recs) == 0 {
 		res.Text = "No commands recorded" + strings.TrimSuffix(" for "+a.Pipeline, " for ") + "."

@@ -25,7 +25,7 @@ func (r *RunCmd) Run(e *env) error {
 	args := e.takeGlobals(eng, r.Args)
 	actor := eng.Identify(engine.SourceTerminal, localUser())
 	if e.globals.As != "" {
-		if actor, err = eng.Impersonate(actor, e.globals.As); err != nil {
+		if actor, err = eng.Impersonate(e.ctx, actor, e.globals.As, strings.Join(args, " ")); err != nil {
 			return err
 		}
 	}
