@@ -107,9 +107,13 @@ func deployStages(p *PipelineConfig) []string {
 	return stages
 }
 
+// MinSecretLen is the shortest secret a driver takes: Heroku's and GitHub's
+// tokens are longer, and an HMAC key should be.
+const MinSecretLen = 16
+
 // CheckEnv reports, with file and line, every secret the config's drivers
-// name whose environment variable is unset or empty. It never prints a
-// value.
+// name whose environment variable is unset, empty or shorter than
+// MinSecretLen. It never prints a value.
 func (c *Config) CheckEnv(getenv Getenv) error {
 	var msgs []string
 	for i := range c.Pipelines {
@@ -127,9 +131,16 @@ func (c *Config) CheckEnv(getenv Getenv) error {
 			default:
 				continue
 			}
-			if getenv(env) == "" {
-				key := fmt.Sprintf("pipelines.%d.deploy.%s.%s", i, stage, field)
-				msgs = append(msgs, fmt.Sprintf("%s: %s is not set: the %s driver of %s %s reads its secret from it", c.at(key), env, strings.Split(field, ".")[0], p.Name, stage))
+			key := fmt.Sprintf("pipelines.%d.deploy.%s.%s", i, stage, field)
+			driver := strings.Split(field, ".")[0]
+			switch v := getenv(env); {
+			case v == "":
+				msgs = append(msgs, fmt.Sprintf("%s: %s is not set: the %s driver of %s %s reads its secret from it", c.at(key), env, driver, p.Name, stage))
+			case len(v) < MinSecretLen:
+				// No real token is this short, and a key this short is
+				// guessed; redacting it from output would mangle words.
+				msgs = append(msgs, fmt.Sprintf("%s: %s holds %d characters: the %s driver of %s %s needs a secret of at least %d (openssl rand -hex 32 makes one)",
+					c.at(key), env, len(v), driver, p.Name, stage, MinSecretLen))
 			}
 		}
 	}

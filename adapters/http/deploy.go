@@ -115,7 +115,7 @@ func (r *run) deploy(ctx context.Context) (*engine.Deployed, error) {
 		_ = json.Unmarshal(a.body, &ab)
 	}
 	if a.status != http.StatusAccepted || ab.StatusURL == "" {
-		r.d.logger().Info("http driver: deployed", "job", r.dep.JobID, "url", safeURL(target), "status", a.status)
+		r.d.logger().Debug("http driver: deployed", "job", r.dep.JobID, "url", safeURL(target), "status", a.status)
 		return &engine.Deployed{Ref: ab.Ref, URL: ab.URL, Message: ab.Message}, nil
 	}
 	su, err := resolve(target, ab.StatusURL)
