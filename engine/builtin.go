@@ -466,36 +466,55 @@ func runRollback(r *run) (*Result, error) {
 	}
 	now := r.e.Now()
 	// The ledger keeps a slot's recent releases; beyond them, the history
-	// has every one.
+	// has every one. It is read only when the recent ones cannot answer.
 	var full []Release
-	if st, _, err := r.e.state(r.ctx, pc); err != nil {
-		return nil, err
-	} else if s := st.Slots[stage]; s != nil && len(s.History) >= historyLimit && r.e.History != nil {
-		newest, err := r.e.History.List(r.ctx, pc.Name, stage, math.MaxInt32)
-		if err != nil {
-			return nil, err
+	fullHistory := func(s *Slot) ([]Release, error) {
+		if full == nil {
+			newest, err := r.e.History.List(r.ctx, pc.Name, stage, math.MaxInt32)
+			if err != nil {
+				return nil, err
+			}
+			full = slices.Clone(newest)
+			slices.Reverse(full)
+			if v, ok := pc.Seed[stage]; ok { // the seed came with the config, not as a change
+				full = append([]Release{{Version: v, By: "config", Action: "seed"}}, full...)
+			}
 		}
-		full = slices.Clone(newest)
-		slices.Reverse(full)
-		if v, ok := pc.Seed[stage]; ok { // the seed came with the config, not as a change
-			full = append([]Release{{Version: v, By: "config", Action: "seed"}}, full...)
+		if n := len(full); n > 0 && s.Current != nil && full[n-1].Version == s.Current.Version && full[n-1].At.Equal(s.Current.At) {
+			return full, nil
 		}
+		return nil, nil // changed since it was read: the recent ones answer
 	}
 	summary, err := r.deploy(pc, func(st *PipelineState) (string, error) {
 		if err := r.writable(st, stage); err != nil {
 			return "", err
 		}
 		s := st.Slots[stage]
-		hist := s.History
-		if n := len(full); n > 0 && s.Current != nil && full[n-1].Version == s.Current.Version && full[n-1].At.Equal(s.Current.At) {
-			hist = full // still the slot's whole history: nothing changed it since
-		}
+		complete := len(s.History) < historyLimit || r.e.History == nil
 		var back *Release
 		if target == "" {
-			if back = rollbackTarget(hist); back == nil {
+			var enough bool
+			if back, enough = rollbackTarget(s.History, complete); !enough {
+				hist, err := fullHistory(s)
+				if err != nil {
+					return "", err
+				}
+				if hist == nil {
+					hist = s.History
+				}
+				back, _ = rollbackTarget(hist, true)
+			}
+			if back == nil {
 				return "", Errorf(Conflict, "%s has no earlier release in %s to roll back to", pc.Name, stage)
 			}
-		} else if back = findRelease(&Slot{History: hist}, target); back == nil {
+		} else if back = findRelease(s, target); back == nil && !complete {
+			hist, err := fullHistory(s)
+			if err != nil {
+				return "", err
+			}
+			back = findRelease(&Slot{History: hist}, target)
+		}
+		if back == nil {
 			return "", Errorf(NotFound, "%s never ran %s in %s; see releases %s in %s", pc.Name, target, stage, pc.Name, stage)
 		}
 		from := s.Current.Version

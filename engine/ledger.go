@@ -196,7 +196,13 @@ func checkStage(pc *PipelineConfig, stage string) error {
 // history is replayed as a stack: a release, deploy or promotion pushes its
 // version, and a rollback to a version pops back to it, so a second rollback
 // goes back one more release instead of forward again.
-func rollbackTarget(history []Release) *Release {
+//
+// With complete false, history is only the newest part of the slot's, and
+// what lay below it on the stack is unknown. A rollback to a version not on
+// the stack popped into that unknown part: the stack becomes that release
+// alone, with the unknown below it again. enough is false when the answer
+// lies in the unknown part, where only the whole history can tell.
+func rollbackTarget(history []Release, complete bool) (back *Release, enough bool) {
 	var stack []Release
 	for _, r := range history {
 		if r.Action == "rollback" {
@@ -204,9 +210,12 @@ func rollbackTarget(history []Release) *Release {
 			for i >= 0 && stack[i].Version != r.Version {
 				i--
 			}
-			if i >= 0 {
+			switch {
+			case i >= 0:
 				stack = stack[:i+1]
 				continue
+			case !complete:
+				stack = stack[:0]
 			}
 		}
 		stack = append(stack, r)
@@ -214,10 +223,10 @@ func rollbackTarget(history []Release) *Release {
 	for i := len(stack) - 2; i >= 0; i-- {
 		if stack[i].Version != stack[len(stack)-1].Version {
 			r := stack[i]
-			return &r
+			return &r, true
 		}
 	}
-	return nil
+	return nil, complete
 }
 
 func findRelease(s *Slot, version string) *Release {
