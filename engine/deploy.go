@@ -126,6 +126,7 @@ func (r *run) deploy(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 	if failure != nil {
 		kind = changeKind{audit: string(ErrorCode(failure)), message: ErrorMessage(failure)}
 	}
+	unknown := ErrorCode(failure) == Unknown
 	final, err := r.changeAs(pc, kind, func(st *PipelineState) (string, error) {
 		var done []string
 		for _, t := range targets {
@@ -140,8 +141,12 @@ func (r *run) deploy(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 			st.put(t.Slot, rel)
 			done = append(done, t.Slot)
 		}
-		for _, s := range st.Slots {
+		for name, s := range st.Slots {
 			if s.Deploying != nil && s.Deploying.Job == r.c.JobID {
+				if unknown && name == failed {
+					s.Deploying.Unknown = true // until someone checks and forces a change
+					continue
+				}
 				s.Deploying = nil
 			}
 		}
@@ -215,15 +220,26 @@ func driverFailure(pc *PipelineConfig, stage string, d *Deployment, err error) e
 	case Conflict, Invalid, Denied:
 		return err
 	}
-	msg := fmt.Sprintf("%s %s %s to %s failed", d.Action, pc.Name, d.Version, stage)
 	var de *DriverError
-	if errors.As(err, &de) {
-		msg += ": " + de.Error() + ". The ledger is unchanged."
-		if n := len(de.Log); n > 0 {
-			msg += "\n" + strings.Join(de.Log[max(0, n-driverLogTail):], "\n")
-		}
+	if errors.As(err, &de) && de.Unknown {
+		msg := fmt.Sprintf("%s %s %s to %s: %s, so whether %s changed is unknown. "+
+			"Check %s itself; then `%s!` (or a forced rollback) records what you decide.",
+			d.Action, pc.Name, d.Version, stage, de.Error(), stage, stage, d.Action)
+		return &Error{Code: Unknown, Msg: withLog(msg, de.Log), Err: err}
+	}
+	msg := fmt.Sprintf("%s %s %s to %s failed", d.Action, pc.Name, d.Version, stage)
+	if de != nil {
+		msg = withLog(msg+": "+de.Error()+". The ledger is unchanged.", de.Log)
 	} else {
 		msg += ": " + err.Error() + ". The ledger is unchanged."
 	}
 	return &Error{Code: Failed, Msg: msg, Err: err}
+}
+
+// withLog appends the tail of a driver's log to msg.
+func withLog(msg string, log []string) string {
+	if n := len(log); n > 0 {
+		msg += "\n" + strings.Join(log[max(0, n-driverLogTail):], "\n")
+	}
+	return msg
 }

@@ -132,6 +132,39 @@ func TestDeployFails(t *testing.T) {
 	}
 }
 
+// TestDeployLostSight: a driver that started a change and lost sight of it
+// (its deadline) leaves the outcome unknown: the ledger keeps the old
+// version, the stage says unknown and refuses changes until one is forced.
+func TestDeployLostSight(t *testing.T) {
+	d := &fakeDriver{err: &engine.DriverError{Driver: "fake", Msg: "timed out after 15m0s; promotion P1 was pending", Log: []string{"pending"}, Unknown: true}}
+	e := driverEngine(t, d)
+	ctx := context.Background()
+	_, err := e.ExecLine(ctx, terminal(e, "alice"), "promote demo")
+	if engine.ErrorCode(err) != engine.Unknown {
+		t.Fatalf("err %v (%s), want unknown", err, engine.ErrorCode(err))
+	}
+	want := "promote demo 1.2.0 to production: fake driver: timed out after 15m0s; promotion P1 was pending, so whether production changed is unknown. " +
+		"Check production itself; then `promote!` (or a forced rollback) records what you decide.\npending"
+	if got := engine.ErrorMessage(err); got != want {
+		t.Errorf("message\n%s\nwant\n%s", got, want)
+	}
+	s := stageVersion(t, e, "production")
+	if s.Version != "1.1.0" || s.Deploying == nil || !s.Deploying.Unknown || s.Deploying.Version != "1.2.0" {
+		t.Errorf("production after losing sight: %+v", s)
+	}
+	d.err = nil
+	if _, err := e.ExecLine(ctx, terminal(e, "alice"), "promote demo"); engine.ErrorCode(err) != engine.Conflict {
+		t.Errorf("a promote over an unknown outcome: %v, want a conflict", err)
+	}
+	if d.count() != 1 {
+		t.Errorf("the driver ran %d times", d.count())
+	}
+	recs, _ := e.Audit.Read(ctx, engine.AuditQuery{Pipeline: "demo"})
+	if len(recs) == 0 || recs[0].Outcome != "unknown" {
+		t.Errorf("audit %+v", recs)
+	}
+}
+
 // TestDeployRefused: a driver's refusal (failing checks) is a conflict, and
 // forcing reaches the driver with Force set.
 func TestDeployRefused(t *testing.T) {

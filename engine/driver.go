@@ -80,6 +80,11 @@ type DriverError struct {
 	Log []string
 	// Err is the cause, if any.
 	Err error
+	// Unknown says the change may have been made: the driver had started
+	// it (a request sent, a program run) when it lost sight of it, by a
+	// deadline, a cancellation or a connection that did not come back.
+	// The stage is then marked unknown, as when a worker dies mid-deploy.
+	Unknown bool
 }
 
 func (e *DriverError) Error() string { return e.Driver + " driver: " + e.Msg }

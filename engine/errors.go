@@ -23,8 +23,9 @@ const (
 	// non-zero, a deploy driver reported an error). It is an outcome, never
 	// retried: running the action again is the person's decision.
 	Failed Code = "failed"
-	// Unknown says the command's effect started but whoever ran it died
-	// before saying how it ended: check before running it again.
+	// Unknown says the command's effect started but whoever ran it died,
+	// or lost sight of it, before saying how it ended: check before running
+	// it again.
 	Unknown Code = "unknown"
 )
 

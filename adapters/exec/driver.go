@@ -62,7 +62,10 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 		if ee := (*osexec.ExitError)(nil); errors.As(err, &ee) {
 			msg = fmt.Sprintf("%s exited with status %d", filepath.Base(spec.Argv[0]), ee.ExitCode())
 		}
-		return nil, &engine.DriverError{Driver: "exec", Msg: msg, Log: tail, Err: err}
+		// A program stopped before it ended (its timeout, a cancellation)
+		// may have changed the stage already.
+		var stopped *StoppedError
+		return nil, &engine.DriverError{Driver: "exec", Msg: msg, Log: tail, Err: err, Unknown: errors.As(err, &stopped)}
 	}
 	return &engine.Deployed{}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatops/chatops/adapters/internal/netx"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -30,6 +31,9 @@ type run struct {
 	// known says what was last known, for a deadline's message.
 	known string
 }
+
+// nothingYet is what is known before any request that could start a change.
+const nothingYet = "no deployment was created"
 
 // Deploy implements engine.Driver: it creates (or finds, for a job run
 // again) the job's GitHub deployment and follows its statuses to the end.
@@ -51,25 +55,32 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 	defer cancel()
 	r := &run{
 		d: d, c: d.newClient(), dep: dep, ref: ref, env: or(d.Environment, dep.Stage),
-		progress: progress, known: "no deployment was created",
+		progress: progress, known: nothingYet,
 	}
 	out, err := r.deploy(rctx)
 	if err == nil {
 		return out, nil
 	}
+	// Once what is known has moved on from its first words, a change may
+	// have started: losing sight of it now leaves the outcome unknown.
+	started := r.known != nothingYet
 	var ee *engine.Error
 	var de *engine.DriverError
 	switch {
 	case errors.As(err, &ee):
 		return nil, err
 	case ctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: "github", Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err()}
+		return nil, &engine.DriverError{Driver: "github", Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err(), Unknown: started}
 	case rctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: "github", Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err()}
+		return nil, &engine.DriverError{Driver: "github", Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err(), Unknown: started}
 	case errors.As(err, &de):
 		return nil, de
 	}
-	return nil, &engine.DriverError{Driver: "github", Msg: r.redact("GitHub could not be reached: " + err.Error()), Log: r.tail, Err: err}
+	msg := "GitHub could not be reached: " + err.Error()
+	if started {
+		msg += "; " + r.known
+	}
+	return nil, &engine.DriverError{Driver: "github", Msg: r.redact(msg), Log: r.tail, Err: err, Unknown: started && !netx.NotSent(err)}
 }
 
 func (r *run) deploy(ctx context.Context) (*engine.Deployed, error) {
@@ -137,6 +148,7 @@ func (r *run) create(ctx context.Context) (*deployment, error) {
 		}
 		return nil
 	}
+	r.known = "the deployment was being asked for; GitHub's answer did not come"
 	a, err := r.c.do(context.WithValue(ctx, retryHookKey{}, hook), http.MethodPost, "/deployments", nil, body)
 	if found := (*errFound)(nil); errors.As(err, &found) {
 		r.say(fmt.Sprintf("created GitHub deployment %d of %s to %s (found after a failed answer)", found.dp.ID, r.ref, r.env))

@@ -501,6 +501,9 @@ func TestSecretsStayOut(t *testing.T) {
 				t.Fatalf("err = %v, want *engine.DriverError", err)
 			}
 			t.Log(err)
+			if tc.name == "connection refused" && de.Unknown {
+				t.Error("a refused connection started nothing, but the outcome is Unknown")
+			}
 			if !strings.Contains(h.log.String(), "performing request") {
 				t.Errorf("the client logged nothing; the check would prove nothing:\n%s", h.log.String())
 			}
@@ -577,6 +580,9 @@ func TestTimeout(t *testing.T) {
 	}
 	if want := "timed out after 50ms; GitHub deployment 1 was in_progress: Deploying"; de.Msg != want {
 		t.Errorf("Msg = %q, want %q", de.Msg, want)
+	}
+	if !de.Unknown {
+		t.Error("a deadline while the deployment was in progress is not Unknown")
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want DeadlineExceeded in its chain", err)

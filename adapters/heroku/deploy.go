@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/chatops/chatops/adapters/internal/netx"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -26,6 +27,9 @@ type run struct {
 	known string
 }
 
+// nothingYet is what is known before any request that could start a change.
+const nothingYet = "nothing was started on Heroku"
+
 // Deploy implements engine.Driver: it promotes into the stage's app, or
 // rolls it back to dep.Ref, and follows the change to its end.
 func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress func(string)) (*engine.Deployed, error) {
@@ -42,7 +46,7 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 	timeout := or(d.Timeout, DefaultTimeout)
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r := &run{d: d, c: d.newClient(dep.JobID), dep: dep, progress: progress, known: "nothing was started on Heroku"}
+	r := &run{d: d, c: d.newClient(dep.JobID), dep: dep, progress: progress, known: nothingYet}
 	var out *engine.Deployed
 	var err error
 	if dep.Action == "promote" {
@@ -53,19 +57,22 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 	if err == nil {
 		return out, nil
 	}
+	// Once what is known has moved on from its first words, a change may
+	// have started: losing sight of it now leaves the outcome unknown.
+	started := r.known != nothingYet
 	var ee *engine.Error
 	var de *engine.DriverError
 	switch {
 	case errors.As(err, &ee):
 		return nil, err
 	case ctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: "heroku", Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err()}
+		return nil, &engine.DriverError{Driver: "heroku", Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err(), Unknown: started}
 	case rctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: "heroku", Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err()}
+		return nil, &engine.DriverError{Driver: "heroku", Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err(), Unknown: started}
 	case errors.As(err, &de):
 		return nil, de
 	}
-	return nil, &engine.DriverError{Driver: "heroku", Msg: r.redact("Heroku could not be reached: " + err.Error() + "; " + r.known), Log: r.tail, Err: err}
+	return nil, &engine.DriverError{Driver: "heroku", Msg: r.redact("Heroku could not be reached: " + err.Error() + "; " + r.known), Log: r.tail, Err: err, Unknown: started && !netx.NotSent(err)}
 }
 
 // promote creates the pipeline promotion and follows its target.

@@ -481,4 +481,7 @@ func TestTimeout(t *testing.T) {
 	if want := "timed out after 1s; promotion aaaaaaaa-0000-4000-8000-000000000001: production (web-production) was pending"; de.Msg != want {
 		t.Errorf("Msg = %q, want %q", de.Msg, want)
 	}
+	if !de.Unknown {
+		t.Error("a deadline while the promotion was pending is not Unknown")
+	}
 }

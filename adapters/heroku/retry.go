@@ -5,12 +5,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/chatops/chatops/adapters/internal/netx"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -33,23 +33,12 @@ func DefaultCheckRetry(ctx context.Context, resp *http.Response, err error) (boo
 	}
 	if err != nil {
 		var ue *url.Error
-		if errors.As(err, &ue) && ue.Op == "Post" && !notSent(err) {
+		if errors.As(err, &ue) && ue.Op == "Post" && !netx.NotSent(err) {
 			return false, nil
 		}
 		return true, nil
 	}
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, nil
-}
-
-// notSent says whether err happened before any byte of the request left:
-// a failed dial or name lookup.
-func notSent(err error) bool {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
-		return true
-	}
-	var de *net.DNSError
-	return errors.As(err, &de)
 }
 
 // DefaultBackoff waits min·2^attempt plus up to 50% jitter, capped at max. On

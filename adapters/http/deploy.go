@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/chatops/chatops/adapters/internal/netx"
 	"github.com/chatops/chatops/engine"
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -61,6 +62,9 @@ type run struct {
 	known string
 }
 
+// nothingYet is what is known before the change is sent.
+const nothingYet = "nothing was sent to "
+
 // Deploy implements engine.Driver: it posts dep, signed, to the webhook and,
 // when the receiver answers 202 with a status_url, follows that to the end.
 func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress func(string)) (*engine.Deployed, error) {
@@ -70,20 +74,23 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 	timeout := or(d.Timeout, DefaultTimeout)
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r := &run{d: d, dep: dep, progress: progress, known: "nothing was sent to " + safeURL(d.URL)}
+	r := &run{d: d, dep: dep, progress: progress, known: nothingYet + safeURL(d.URL)}
 	out, err := r.deploy(rctx)
 	if err == nil {
 		return out, nil
 	}
+	// Once what is known has moved on from its first words, a change may
+	// have started: losing sight of it now leaves the outcome unknown.
+	started := !strings.HasPrefix(r.known, nothingYet)
 	var ee *engine.Error
 	var de *engine.DriverError
 	switch {
 	case errors.As(err, &ee):
 		return nil, err
 	case ctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: name, Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err()}
+		return nil, &engine.DriverError{Driver: name, Msg: "canceled; " + r.known, Log: r.tail, Err: ctx.Err(), Unknown: started}
 	case rctx.Err() != nil:
-		return nil, &engine.DriverError{Driver: name, Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err()}
+		return nil, &engine.DriverError{Driver: name, Msg: fmt.Sprintf("timed out after %s; %s", timeout, r.known), Log: r.tail, Err: rctx.Err(), Unknown: started}
 	case errors.As(err, &de):
 		return nil, de
 	}
@@ -91,7 +98,7 @@ func (d *Driver) Deploy(ctx context.Context, dep *engine.Deployment, progress fu
 	if r.polling {
 		msg += "; " + r.known
 	}
-	return nil, &engine.DriverError{Driver: name, Msg: msg, Log: r.tail, Err: err}
+	return nil, &engine.DriverError{Driver: name, Msg: msg, Log: r.tail, Err: err, Unknown: started && !netx.NotSent(err)}
 }
 
 // deploy posts the change and, if it runs on, polls its status.

@@ -172,6 +172,9 @@ func TestDeployTimeout(t *testing.T) {
 	if !reflect.DeepEqual(de.Log, []string{"building"}) {
 		t.Errorf("Log = %q, want [building]", de.Log)
 	}
+	if !de.Unknown {
+		t.Error("a deadline while the change was pending is not Unknown")
+	}
 }
 
 // A Driver literal with only URL and Secret works: zero fields take their
