@@ -213,8 +213,9 @@ func (r *run) recover(pc *PipelineConfig) (string, bool, error) {
 
 // driverFailure is the outcome of a driver's error: a refusal keeps its code
 // (a conflict, such as failing checks, or a change the driver cannot make);
-// anything else is a failed deployment, with the driver's message and the
-// tail of its log.
+// a driver that lost sight of a change it started makes the outcome unknown;
+// anything else is a failed deployment. Both carry the driver's message and
+// the tail of its log.
 func driverFailure(pc *PipelineConfig, stage string, d *Deployment, err error) error {
 	switch ErrorCode(err) {
 	case Conflict, Invalid, Denied:
