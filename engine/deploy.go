@@ -225,16 +225,21 @@ func driverFailure(pc *PipelineConfig, stage string, d *Deployment, err error) e
 	if errors.As(err, &de) && de.Unknown {
 		msg := fmt.Sprintf("%s %s %s to %s: %s, so whether %s changed is unknown. "+
 			"Check %s itself; then `%s!` (or a forced rollback) records what you decide.",
-			d.Action, pc.Name, d.Version, stage, de.Error(), stage, stage, d.Action)
+			d.Action, pc.Name, d.Version, stage, strings.TrimRight(de.Error(), ".!"), stage, stage, d.Action)
 		return &Error{Code: Unknown, Msg: withLog(msg, de.Log), Err: err}
 	}
 	msg := fmt.Sprintf("%s %s %s to %s failed", d.Action, pc.Name, d.Version, stage)
 	if de != nil {
-		msg = withLog(msg+": "+de.Error()+". The ledger is unchanged.", de.Log)
+		msg = withLog(msg+": "+sentence(de.Error())+" The ledger is unchanged.", de.Log)
 	} else {
-		msg += ": " + err.Error() + ". The ledger is unchanged."
+		msg += ": " + sentence(err.Error()) + " The ledger is unchanged."
 	}
 	return &Error{Code: Failed, Msg: msg, Err: err}
+}
+
+// sentence ends s with one full stop, whether or not it had one.
+func sentence(s string) string {
+	return strings.TrimRight(s, ".") + "."
 }
 
 // withLog appends the tail of a driver's log to msg.

@@ -113,7 +113,7 @@ func (r *run) promote(ctx context.Context) (*engine.Deployed, error) {
 	if err := a.decode("the promotion", &p); err != nil {
 		return nil, r.failed(err.Error(), err)
 	}
-	label := dep.Stage + " (" + d.App + ")"
+	label := d.App // the engine names the stage
 	r.say(fmt.Sprintf("promoting %s to %s: promotion %s %s", srcApp, d.App, p.ID, p.Status))
 	r.known = fmt.Sprintf("promotion %s was %s", p.ID, p.Status)
 
@@ -209,7 +209,7 @@ func (r *run) rollback(ctx context.Context) (*engine.Deployed, error) {
 	for {
 		if rel.Status != last {
 			last = rel.Status
-			r.say(fmt.Sprintf("%s (%s): release v%d %s: %s", dep.Stage, d.App, rel.Version, rel.Description, or(rel.Status, "pending")))
+			r.say(fmt.Sprintf("%s: release v%d %s: %s", d.App, rel.Version, rel.Description, or(rel.Status, "pending")))
 			r.known = fmt.Sprintf("release v%d of %s was %s", rel.Version, d.App, or(rel.Status, "pending"))
 		}
 		switch rel.Status {

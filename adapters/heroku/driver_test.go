@@ -103,8 +103,8 @@ func TestPromote(t *testing.T) {
 	}
 	wantLines := []string{
 		"promoting web-staging to web-production: promotion aaaaaaaa-0000-4000-8000-000000000001 pending",
-		"production (web-production): pending",
-		"production (web-production): succeeded",
+		"web-production: pending",
+		"web-production: succeeded",
 	}
 	if !reflect.DeepEqual(*lines, wantLines) {
 		t.Errorf("progress =\n%q\nwant\n%q", *lines, wantLines)
@@ -226,7 +226,7 @@ func TestPromoteFails(t *testing.T) {
 	if want := "Release phase command failed: rake db:migrate exited 1"; de.Msg != want || de.Driver != "heroku" {
 		t.Errorf("DriverError = %s %q, want heroku %q", de.Driver, de.Msg, want)
 	}
-	if !reflect.DeepEqual(de.Log, *lines) || len(de.Log) != 3 || de.Log[2] != "production (web-production): failed" {
+	if !reflect.DeepEqual(de.Log, *lines) || len(de.Log) != 3 || de.Log[2] != "web-production: failed" {
 		t.Errorf("Log = %q, want the progress lines %q", de.Log, *lines)
 	}
 }
@@ -326,8 +326,8 @@ func TestRollback(t *testing.T) {
 		t.Errorf("Deployed = %+v, want %+v", out, want)
 	}
 	wantLines := []string{
-		"production (web-production): release v43 Rollback to dddddddd-0000-4000-8000-000000000040: pending",
-		"production (web-production): release v43 Rollback to dddddddd-0000-4000-8000-000000000040: succeeded",
+		"web-production: release v43 Rollback to dddddddd-0000-4000-8000-000000000040: pending",
+		"web-production: release v43 Rollback to dddddddd-0000-4000-8000-000000000040: succeeded",
 	}
 	if !reflect.DeepEqual(*lines, wantLines) {
 		t.Errorf("progress =\n%q\nwant\n%q", *lines, wantLines)
@@ -443,7 +443,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pending := make(chan struct{})
 	progress := func(line string) {
-		if line == "production (web-production): pending" {
+		if line == "web-production: pending" {
 			close(pending)
 		}
 	}
@@ -459,7 +459,7 @@ func TestCancel(t *testing.T) {
 	if !errors.As(err, &de) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want a DriverError wrapping context.Canceled", err)
 	}
-	if want := "canceled; promotion aaaaaaaa-0000-4000-8000-000000000001: production (web-production) was pending"; de.Msg != want {
+	if want := "canceled; promotion aaaaaaaa-0000-4000-8000-000000000001: web-production was pending"; de.Msg != want {
 		t.Errorf("Msg = %q, want %q", de.Msg, want)
 	}
 }
@@ -478,7 +478,7 @@ func TestTimeout(t *testing.T) {
 	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a DriverError wrapping the deadline", err)
 	}
-	if want := "timed out after 1s; promotion aaaaaaaa-0000-4000-8000-000000000001: production (web-production) was pending"; de.Msg != want {
+	if want := "timed out after 1s; promotion aaaaaaaa-0000-4000-8000-000000000001: web-production was pending"; de.Msg != want {
 		t.Errorf("Msg = %q, want %q", de.Msg, want)
 	}
 	if !de.Unknown {
