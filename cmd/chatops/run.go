@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/chatops/chatops/adapters/terminal"
@@ -13,23 +15,21 @@ import (
 	"github.com/chatops/chatops/grammar"
 )
 
-// version is set at release time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // CLI is the process's command line. The struct is the grammar of the process
 // flags; the chatops commands themselves are read by package grammar.
 type CLI struct {
 	Globals
 
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version, commit, build date and Go version, and exit."`
 
-	Run    RunCmd    `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
-	Parse  ParseCmd  `cmd:"" help:"Show how a command line is read; runs nothing."`
-	Help   HelpCmd   `cmd:"" help:"List the chatops commands, or explain one."`
-	Audit  AuditCmd  `cmd:"" help:"Read the audit stream."`
-	Config ConfigCmd `cmd:"" help:"Check the config file."`
-	Serve  ServeCmd  `cmd:"" help:"Serve Slack: slash commands in, answers out."`
-	Slack  SlackCmd  `cmd:"" help:"Slack app tools."`
+	Run     RunCmd     `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
+	Parse   ParseCmd   `cmd:"" help:"Show how a command line is read; runs nothing."`
+	Help    HelpCmd    `cmd:"" help:"List the chatops commands, or explain one."`
+	Audit   AuditCmd   `cmd:"" help:"Read the audit stream."`
+	Config  ConfigCmd  `cmd:"" help:"Check the config file."`
+	Serve   ServeCmd   `cmd:"" help:"Serve Slack: slash commands in, answers out."`
+	Slack   SlackCmd   `cmd:"" help:"Slack app tools."`
+	Version VersionCmd `cmd:"" help:"Print the version, commit, build date and Go version."`
 
 	LocalServer LocalServerCmd `cmd:"" name:"__nats" hidden:"" help:"Run the data dir's local NATS server (commands start it)."`
 }
@@ -37,7 +37,7 @@ type CLI struct {
 // Globals are the options every command shares; each has an environment twin.
 type Globals struct {
 	Data    string `help:"Data dir of the local NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
-	Config  string `help:"Config file (default ./chatops.yaml if present, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
+	Config  string `help:"Config file (default ./chatops.yaml, else chatops/config.yaml in the user's config dir, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
 	NatsURL string `name:"nats-url" help:"NATS server or cluster to use instead of the local one." env:"CHATOPS_NATS_URL" placeholder:"URL"`
 	Sync    bool   `name:"sync" help:"Flush every write of the local store to disk before acknowledging it." env:"CHATOPS_SYNC"`
 	Output  string `help:"Output format: text or json." enum:"text,json" default:"text" short:"o"`
@@ -51,8 +51,11 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	stdinTTY       bool
+	stderrTTY      bool
 	style          terminal.Style
 	globals        *Globals
+	// saidDemo is set once stderr has said the demo config is in use.
+	saidDemo bool
 }
 
 // exitError carries an exit status out of a command's Run after the command
@@ -71,7 +74,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		kong.Description("A CLI-first ChatOps toolkit: one typed command engine for the terminal and Slack.\n\nRun a command as \"chatops <command> …\", for example \"chatops promote demo\"; \"chatops help\" lists them."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exited = code }),
-		kong.Vars{"version": version},
+		kong.Vars{"version": readBuildInfo().String()},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "chatops:", err)
@@ -94,6 +97,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if f, ok := stdin.(*os.File); ok {
 		e.stdinTTY = terminal.IsTTY(f)
+	}
+	if f, ok := stderr.(*os.File); ok {
+		e.stderrTTY = terminal.IsTTY(f)
 	}
 	err = kctx.Run(e)
 	var ee exitError
@@ -120,16 +126,37 @@ func (e *env) printError(err error) {
 	terminal.RenderError(e.stderr, err, e.style)
 }
 
-// loadConfig reads --config, else ./chatops.yaml if present, else the demo.
+// loadConfig reads the config, looking in this order: --config (or
+// $CHATOPS_CONFIG), ./chatops.yaml, then chatops/config.yaml in the user's
+// config dir ($XDG_CONFIG_HOME, else ~/.config on Linux). With none, it is
+// the built-in demo, and stderr says so once, when it is a terminal: a person
+// should not mistake the demo for their pipelines, and a script's stderr
+// stays as it was.
 func (e *env) loadConfig() (*engine.Config, error) {
 	path := e.globals.Config
 	if path == "" {
-		if _, err := os.Stat("chatops.yaml"); err == nil {
-			path = "chatops.yaml"
+		for _, p := range configPaths() {
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
 		}
 	}
 	if path == "" {
+		if !e.saidDemo && e.stderrTTY {
+			e.saidDemo = true
+			fmt.Fprintf(e.stderr, "chatops: no config found (--config, $CHATOPS_CONFIG, ./%s): using the built-in demo\n", strings.Join(configPaths(), ", "))
+		}
 		return engine.DemoConfig(), nil
 	}
 	return engine.LoadConfig(path)
+}
+
+// configPaths are where a config is looked for when none is named.
+func configPaths() []string {
+	paths := []string{"chatops.yaml"}
+	if dir, err := os.UserConfigDir(); err == nil {
+		paths = append(paths, filepath.Join(dir, "chatops", "config.yaml"))
+	}
+	return paths
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/chatops/chatops/adapters/terminal"
@@ -17,12 +18,26 @@ type RunCmd struct {
 // Run parses the command with the grammar, runs it on the engine and prints
 // the result.
 func (r *RunCmd) Run(e *env) error {
+	if helpAsked(r.Args) {
+		// chatops promote --help: the command's help, which needs no
+		// state, unless the command declares a flag of that name itself.
+		eng, err := e.policyEngine()
+		if err != nil {
+			return err
+		}
+		if !declares(eng, r.Args[0], "help", "h") {
+			return (&HelpCmd{Command: strings.TrimSuffix(r.Args[0], "!")}).Run(e)
+		}
+	}
 	eng, closeEngine, err := e.openEngine()
 	if err != nil {
 		return err
 	}
 	defer closeEngine()
-	args := e.takeGlobals(eng, r.Args)
+	args, err := e.takeGlobals(eng, r.Args)
+	if err != nil {
+		return err
+	}
 	actor := eng.Identify(engine.SourceTerminal, localUser())
 	if e.globals.As != "" {
 		if actor, err = eng.Impersonate(e.ctx, actor, e.globals.As, strings.Join(args, " ")); err != nil {
@@ -63,12 +78,39 @@ func (r *RunCmd) Run(e *env) error {
 	return terminal.Render(e.stdout, res, e.style)
 }
 
+// helpAsked reports whether a command's arguments hold --help or -h before
+// any "--".
+func helpAsked(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case i > 0 && (a == "--help" || a == "-h"):
+			return true
+		}
+	}
+	return false
+}
+
+// declares reports whether the command called name declares a flag called
+// one of flags, by name or short name.
+func declares(eng *engine.Engine, name string, flags ...string) bool {
+	for _, s := range eng.Grammar.Forms(strings.TrimSuffix(name, "!")) {
+		for _, p := range s.Params {
+			if slices.Contains(flags, p.Name) || p.Short != 0 && slices.Contains(flags, string(p.Short)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // takeGlobals lifts chatops's own flags (--yes, --output, --as) out of the
 // command's arguments, so they may follow the command as people type them,
 // unless the command declares a flag of that name itself.
-func (e *env) takeGlobals(eng *engine.Engine, args []string) []string {
+func (e *env) takeGlobals(eng *engine.Engine, args []string) ([]string, error) {
 	if len(args) == 0 {
-		return args
+		return args, nil
 	}
 	declared := map[string]bool{}
 	for _, s := range eng.Grammar.Forms(strings.TrimSuffix(args[0], "!")) {
@@ -103,13 +145,14 @@ func (e *env) takeGlobals(eng *engine.Engine, args []string) []string {
 			if hasVal {
 				if name == "as" {
 					e.globals.As = val
-				} else {
-					e.globals.Output = val
+				} else if e.globals.Output = val; val != "text" && val != "json" {
+					e.globals.Output = "text"
+					return nil, &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("unknown output format %q: use text or json", val)}
 				}
 				continue
 			}
 		}
 		out = append(out, a)
 	}
-	return out
+	return out, nil
 }
