@@ -42,12 +42,53 @@ func (e *Error) Error() string {
 	b.WriteString("column ")
 	b.WriteString(strconv.Itoa(e.Column()))
 	b.WriteString(": ")
-	b.WriteString(e.Msg)
+	b.WriteString(Visible(e.Msg))
 	if s := e.didYouMean(); s != "" {
 		b.WriteString("; ")
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// shownLine returns Source as Detail shows it, on one line and with nothing a
+// terminal would act on, and the column (0-based, in characters of the shown
+// line) and width of the offending token in it. A tab becomes a space; other
+// control characters are written as Visible writes them, so the caret stands
+// under the escape of the very character an error is about.
+func (e *Error) shownLine() (line string, col, width int) {
+	pos, end := min(e.Pos, len(e.Source)), min(max(e.End, e.Pos), len(e.Source))
+	var b strings.Builder
+	n := 0 // characters written
+	for i, r := range e.Source {
+		if i == pos {
+			col = n
+		}
+		if i == end {
+			width = n - col
+		}
+		switch s := Visible(e.Source[i : i+utf8.RuneLen(r)]); {
+		case r == '\t':
+			b.WriteByte(' ')
+			n++
+		case r == utf8.RuneError:
+			s = Visible(string(e.Source[i]))
+			if _, w := utf8.DecodeRuneInString(e.Source[i:]); w == 3 {
+				s = string(r)
+			}
+			b.WriteString(s)
+			n += utf8.RuneCountInString(s)
+		default:
+			b.WriteString(s)
+			n += utf8.RuneCountInString(s)
+		}
+	}
+	if pos == len(e.Source) {
+		col = n
+	}
+	if end == len(e.Source) {
+		width = n - col
+	}
+	return b.String(), col, width
 }
 
 func (e *Error) didYouMean() string {
@@ -74,23 +115,17 @@ func (e *Error) didYouMean() string {
 func (e *Error) Detail() string {
 	var b strings.Builder
 	b.WriteString("error: ")
-	b.WriteString(e.Msg)
+	b.WriteString(Visible(e.Msg))
 	b.WriteString(" (column ")
 	b.WriteString(strconv.Itoa(e.Column()))
 	b.WriteString(")\n")
 	if e.Source != "" {
-		line := strings.Map(func(r rune) rune {
-			if r == '\n' || r == '\t' || r == '\r' {
-				return ' '
-			}
-			return r
-		}, e.Source)
+		line, col, width := e.shownLine()
 		b.WriteString("  ")
 		b.WriteString(line)
 		b.WriteString("\n  ")
-		b.WriteString(strings.Repeat(" ", e.Column()-1))
-		n := utf8.RuneCountInString(e.Token())
-		b.WriteString(strings.Repeat("^", max(n, 1)))
+		b.WriteString(strings.Repeat(" ", col))
+		b.WriteString(strings.Repeat("^", max(width, 1)))
 		b.WriteByte('\n')
 	}
 	if s := e.didYouMean(); s != "" {

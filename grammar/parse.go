@@ -275,6 +275,9 @@ func (p *parser) value(param *Param, t Token) *Error {
 }
 
 func (p *parser) one(param *Param, t Token) *Error {
+	if e := controlError(p.src, param, t); e != nil {
+		return e
+	}
 	v, err := parseValue(param, t)
 	if err != nil {
 		e := p.errorAt(param, t, param.label()+": "+err.Error())
@@ -357,6 +360,11 @@ func typeParse(typ Type, t Token) (Value, error) {
 func (p *parser) rest(param *Param, toks []Token) *Error {
 	n := 0
 	for _, t := range toks {
+		// Checked word by word: the joined token spans the spaces between
+		// them, which may be line breaks that only separated words.
+		if e := controlError(p.src, param, t); e != nil {
+			return e
+		}
 		n += len(t.Text) + 1
 	}
 	var b strings.Builder
