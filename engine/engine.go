@@ -327,6 +327,9 @@ type run struct {
 	// committed is set once the command's change, with its audit record, is
 	// in the ledger.
 	committed bool
+	// confirm is the question a stage rule asks before the change; it is
+	// asked once the change is known, naming what it changes.
+	confirm *ConfirmationError
 }
 
 // Dispatch checks policy and runs a parsed command as a job, recording the job

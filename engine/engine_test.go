@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -420,5 +421,40 @@ func TestStageNames(t *testing.T) {
 	_, err = e.ExecLine(ctx, terminal(e, "alice"), "release short 1.0.2 to staging")
 	if engine.ErrorCode(err) != engine.NotFound || err.Error() != `pipeline short has no stage "staging"; stages: dev, prod` {
 		t.Errorf("unknown stage: %v", err)
+	}
+}
+
+// TestConfirmationNamesTheChange: a stage rule's question names the stages
+// with their old and new versions, and what a forced change overrides; a
+// change that would fail is refused instead of asked about.
+func TestConfirmationNamesTheChange(t *testing.T) {
+	cfg := engine.DemoConfig()
+	cfg.Users = append(cfg.Users, engine.UserConfig{Name: "root", Login: "root", Groups: []string{"admins"}})
+	e := newEngine(t, cfg)
+	ctx := context.Background()
+	ask := func(who, line string) string {
+		t.Helper()
+		c := terminal(e, who)
+		c.Confirmed = false
+		_, err := e.ExecLine(ctx, c, line)
+		var q *engine.ConfirmationError
+		if !errors.As(err, &q) {
+			t.Fatalf("%s: %v, want a question", line, err)
+		}
+		return q.Question
+	}
+	if got, want := ask("alice", "promote demo"), "Promote demo from staging to production (production: 1.1.0 → 1.2.0)?"; got != want {
+		t.Errorf("question %q, want %q", got, want)
+	}
+	if _, err := e.ExecLine(ctx, terminal(e, "alice"), `lock demo production --reason "release freeze"`); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ask("root", "promote! demo"), "Promote demo from staging to production (production: 1.1.0 → 1.2.0), overriding the lock on demo production by alice (release freeze)?"; got != want {
+		t.Errorf("forced question %q, want %q", got, want)
+	}
+	c := terminal(e, "alice")
+	c.Confirmed = false
+	if _, err := e.ExecLine(ctx, c, "promote demo"); engine.ErrorCode(err) != engine.Conflict {
+		t.Errorf("a change the lock refuses: %v, want the conflict rather than a question", err)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,7 +53,8 @@ func (e *Engine) Allowed(c Context, name string) bool {
 }
 
 // checkStage applies the stage rules to a change of stage: groups, then
-// confirmation.
+// confirmation. A confirmation or approval is asked for once every rule has
+// passed and the change is known (see question).
 func (r *run) checkStage(stage, action string) error {
 	for i, rule := range r.e.Config.Policy.Stages {
 		if rule.Stage != stage {
@@ -68,13 +70,69 @@ func (r *run) checkStage(stage, action string) error {
 			if r.c.Actor.Source != SourceSlack {
 				return r.deny(name, "%s needs approval by a second person of group %s: run it from Slack", action, orNobody(rule.Groups))
 			}
-			return &ConfirmationError{Reason: action + " needs approval by a second person (" + name + ")",
-				Question: action + "?", Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline}
+			r.ask(&ConfirmationError{Reason: action + " needs approval by a second person (" + name + ")",
+				Question: action, Approvers: append([]string{}, rule.Groups...), Pipeline: pipeline})
+			continue
 		}
 		if rule.Confirm && !r.c.Confirmed {
 			r.rec.Rule = name
-			return &ConfirmationError{Reason: action + " needs confirmation (" + name + ")", Question: action + "?", Pipeline: pipeline}
+			r.ask(&ConfirmationError{Reason: action + " needs confirmation (" + name + ")", Question: action, Pipeline: pipeline})
 		}
 	}
 	return nil
+}
+
+// ask keeps the first question the stage rules ask.
+func (r *run) ask(q *ConfirmationError) {
+	if r.confirm == nil {
+		r.confirm = q
+	}
+}
+
+// question completes the pending confirmation with what the change would
+// do, tried on the ledger as it is: each stage's old and new version, and
+// the lock or unfinished deployment a forced change overrides. A change
+// that would fail fails now instead of being asked about.
+func (r *run) question(pc *PipelineConfig, fn func(st *PipelineState) (string, error)) error {
+	st, _, err := r.e.state(r.ctx, pc)
+	if err != nil {
+		return err
+	}
+	probe := st.clone()
+	if _, err := fn(probe); err != nil {
+		return err
+	}
+	var changes, overrides []string
+	for _, t := range probe.added {
+		old := "nothing"
+		if cur := st.current(t.Slot); cur != nil {
+			old = cur.Version
+		}
+		changes = append(changes, fmt.Sprintf("%s: %s → %s", t.Slot, old, t.Release.Version))
+		if !r.cmd.Force {
+			continue
+		}
+		stage := stageOf(t.Slot)
+		if s := st.Slots[stage]; s != nil && s.Deploying != nil {
+			overrides = append(overrides, "the unfinished deployment ("+s.Deploying.describe()+")")
+		}
+		if lock, locked := st.lockOf(stage); lock != nil {
+			what := "the lock on " + pc.Name
+			if locked != "" {
+				what += " " + locked
+			}
+			what += " by " + lock.By
+			if lock.Reason != "" {
+				what += " (" + lock.Reason + ")"
+			}
+			overrides = append(overrides, what)
+		}
+	}
+	q := *r.confirm
+	q.Question += " (" + strings.Join(changes, ", ") + ")"
+	if len(overrides) > 0 {
+		q.Question += ", overriding " + strings.Join(slices.Compact(overrides), " and ")
+	}
+	q.Question += "?"
+	return &q
 }
