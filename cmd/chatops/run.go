@@ -22,14 +22,16 @@ type CLI struct {
 
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version, commit, build date and Go version, and exit."`
 
-	Run     RunCmd     `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
-	Parse   ParseCmd   `cmd:"" help:"Show how a command line is read; runs nothing."`
-	Help    HelpCmd    `cmd:"" help:"List the chatops commands, or explain one."`
-	Audit   AuditCmd   `cmd:"" help:"Read the audit stream."`
-	Config  ConfigCmd  `cmd:"" help:"Check the config file."`
-	Serve   ServeCmd   `cmd:"" help:"Serve Slack: slash commands in, answers out."`
-	Slack   SlackCmd   `cmd:"" help:"Slack app tools."`
-	Version VersionCmd `cmd:"" help:"Print the version, commit, build date and Go version."`
+	Run        RunCmd        `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
+	Parse      ParseCmd      `cmd:"" help:"Show how a command line is read; runs nothing."`
+	Help       HelpCmd       `cmd:"" help:"List the chatops commands, or explain one."`
+	Audit      AuditCmd      `cmd:"" help:"Read the audit stream."`
+	Config     ConfigCmd     `cmd:"" help:"Check the config file."`
+	Serve      ServeCmd      `cmd:"" help:"Serve Slack: slash commands in, answers out."`
+	Slack      SlackCmd      `cmd:"" help:"Slack app tools."`
+	Version    VersionCmd    `cmd:"" help:"Print the version, commit, build date and Go version."`
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Complete a command line; completion scripts call it."`
 
 	LocalServer LocalServerCmd `cmd:"" name:"__nats" hidden:"" help:"Run the data dir's local NATS server (commands start it)."`
 }
