@@ -27,7 +27,9 @@
 //
 // A line comes either raw, as chat sends it (Parse: quotes, Slack's smart quotes,
 // HTML entities and <@U123|alice> references are resolved by the tokenizer), or
-// as argv a shell already split (ParseArgs); both give the same Command.
+// as argv a shell already split (ParseArgs); both give the same Command. No value
+// may hold a control character (IsControl) but a tab; Visible shows text that
+// came in some other way, such as old data, without letting a terminal act on it.
 //
 // The package imports only the standard library and knows nothing of chat, the
 // engine or its commands.

@@ -59,28 +59,21 @@ func (e *Error) shownLine() (line string, col, width int) {
 	pos, end := min(e.Pos, len(e.Source)), min(max(e.End, e.Pos), len(e.Source))
 	var b strings.Builder
 	n := 0 // characters written
-	for i, r := range e.Source {
+	for i := 0; i < len(e.Source); {
 		if i == pos {
 			col = n
 		}
 		if i == end {
 			width = n - col
 		}
-		switch s := Visible(e.Source[i : i+utf8.RuneLen(r)]); {
-		case r == '\t':
-			b.WriteByte(' ')
-			n++
-		case r == utf8.RuneError:
-			s = Visible(string(e.Source[i]))
-			if _, w := utf8.DecodeRuneInString(e.Source[i:]); w == 3 {
-				s = string(r)
-			}
-			b.WriteString(s)
-			n += utf8.RuneCountInString(s)
-		default:
-			b.WriteString(s)
-			n += utf8.RuneCountInString(s)
+		r, w := utf8.DecodeRuneInString(e.Source[i:])
+		s := " "
+		if r != '\t' {
+			s = Visible(e.Source[i : i+w])
 		}
+		b.WriteString(s)
+		n += utf8.RuneCountInString(s)
+		i += w
 	}
 	if pos == len(e.Source) {
 		col = n

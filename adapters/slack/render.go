@@ -34,19 +34,35 @@ func contextLine(text string) slack.Block {
 	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, text, false, false))
 }
 
-// escape makes text safe in mrkdwn: Slack's three entities.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+// Text reaches Slack from the ledger, the audit stream, webhooks and programs'
+// output, some of it older than the grammar's refusal of control characters.
+// Slack would pass them on to whoever copies the text into a terminal, and a
+// newline in a table cell breaks the table, so every renderer writes them as
+// the terminal does (grammar.Visible: ESC as \x1b), which mrkdwn shows as it is.
+
+// entities is Slack's three entities, which mrkdwn needs escaped.
+var entities = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escape makes text safe on one line of mrkdwn: Slack's three entities, and
+// control characters, newlines included, escaped.
+func escape(s string) string { return entities.Replace(grammar.Visible(s)) }
+
+// code is s as a preformatted block: its lines kept, other control characters
+// escaped.
+func code(s string) string {
+	return "```" + entities.Replace(grammar.VisibleLines(strings.TrimRight(s, "\n"))) + "```"
 }
 
-func code(s string) string { return "```" + escape(strings.TrimRight(s, "\n")) + "```" }
+// plainText is a message's plain text, which Slack shows in notifications: its
+// lines kept, other control characters escaped.
+func plainText(s string) string { return grammar.VisibleLines(s) }
 
 // RenderResult turns a result into Block Kit: a title, the text, the fields as
 // a section's fields, a table as preformatted text (Slack has no tables).
 func RenderResult(res *engine.Result, command, jobID string) Message {
-	m := Message{ResponseType: "in_channel", Text: res.Title}
+	m := Message{ResponseType: "in_channel", Text: plainText(res.Title)}
 	if res.Text != "" && len(res.Rows) == 0 && len(res.Fields) == 0 {
-		m.Text = res.Text
+		m.Text = plainText(res.Text)
 	}
 	if len(res.Rows) > 0 || len(res.Fields) > 0 {
 		m.Blocks = append(m.Blocks, section("*"+escape(res.Title)+"*"))
@@ -63,9 +79,9 @@ func RenderResult(res *engine.Result, command, jobID string) Message {
 	if len(res.Rows) > 0 {
 		var b strings.Builder
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		tw.Write([]byte(strings.Join(res.Columns, "\t") + "\n"))
+		tw.Write([]byte(cells(res.Columns) + "\n"))
 		for _, r := range res.Rows {
-			tw.Write([]byte(strings.Join(r, "\t") + "\n"))
+			tw.Write([]byte(cells(r) + "\n"))
 		}
 		tw.Flush()
 		var lines []string
@@ -85,13 +101,23 @@ func RenderResult(res *engine.Result, command, jobID string) Message {
 	return m
 }
 
+// cells joins a table row for tabwriter, each cell on one line and without a
+// tab, which would start a column of its own.
+func cells(row []string) string {
+	out := make([]string, len(row))
+	for i, c := range row {
+		out[i] = grammar.Visible(c)
+	}
+	return strings.Join(out, "\t")
+}
+
 // RenderError turns an error into an ephemeral message: the diagnostic and the
 // usage for bad input, the rule for a denial, only a reference for an internal
 // error (the detail is in the log).
 func RenderError(err error, command string) Message {
 	var ge *grammar.Error
 	if errors.As(err, &ge) {
-		return Message{ResponseType: "ephemeral", Text: ge.Msg, Blocks: []slack.Block{
+		return Message{ResponseType: "ephemeral", Text: plainText(ge.Msg), Blocks: []slack.Block{
 			section(":warning: " + escape(ge.Msg)),
 			section(code(ge.Detail())),
 		}}
@@ -106,7 +132,7 @@ func RenderError(err error, command string) Message {
 		icon = ":warning:"
 	}
 	msg := engine.ErrorMessage(err)
-	m := Message{ResponseType: "ephemeral", Text: msg, Blocks: []slack.Block{section(icon + " " + escape(msg))}}
+	m := Message{ResponseType: "ephemeral", Text: plainText(msg), Blocks: []slack.Block{section(icon + " " + escape(msg))}}
 	if command != "" {
 		m.Blocks = append(m.Blocks, contextLine("`"+escape(command)+"`"))
 	}
@@ -129,7 +155,7 @@ func RenderRefusal(text, command string) Message {
 	if strings.Contains(text, "\n") {
 		icon, body = ":warning:", section(code(text))
 	}
-	return Message{Text: icon + " " + strings.SplitN(text, "\n", 2)[0], Blocks: []slack.Block{body, contextLine("`" + escape(command) + "`")}}
+	return Message{Text: icon + " " + plainText(strings.SplitN(text, "\n", 2)[0]), Blocks: []slack.Block{body, contextLine("`" + escape(command) + "`")}}
 }
 
 // Button action ids.
@@ -151,7 +177,7 @@ func RenderQuestion(i *engine.Interaction, ttl time.Duration) Message {
 	approve.Style = slack.StylePrimary
 	cancel := slack.NewButtonBlockElement(ActionCancel, i.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
 	cancel.Style = slack.StyleDanger
-	return Message{ResponseType: "in_channel", Text: i.Question, Blocks: []slack.Block{
+	return Message{ResponseType: "in_channel", Text: plainText(i.Question), Blocks: []slack.Block{
 		section(":raised_hand: *" + escape(i.Question) + "*\n`" + escape(i.Command) + "`"),
 		slack.NewActionBlock("chatops_question", approve, cancel),
 		contextLine(fmt.Sprintf("%s Expires in %d minutes.", who, int(ttl.Round(time.Minute).Minutes()))),

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/chatops/chatops/engine"
+	"github.com/chatops/chatops/grammar"
 )
 
 // Progress prints a command's progress lines as they come, and remembers
@@ -25,7 +26,9 @@ type Progress struct {
 // NewProgress returns a Progress printing on w.
 func NewProgress(w io.Writer, st Style) *Progress { return &Progress{w: w, style: st} }
 
-// Line prints one progress line. It is safe for concurrent use.
+// Line prints one progress line, with its control characters escaped as
+// grammar.Visible writes them: a program's output reaches it verbatim. It is
+// safe for concurrent use.
 func (p *Progress) Line(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -33,7 +36,7 @@ func (p *Progress) Line(line string) {
 		p.shown.WriteByte('\n')
 	}
 	p.shown.WriteString(line)
-	fmt.Fprintln(p.w, p.style.Dim(line))
+	fmt.Fprintln(p.w, p.style.Dim(grammar.Visible(line)))
 }
 
 // Omit returns res without its text when the text is just the lines printed

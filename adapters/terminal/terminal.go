@@ -1,10 +1,19 @@
 // Package terminal drives the engine from a shell: it renders results as aligned
 // text or JSON, asks for confirmation on a TTY, and maps error codes to exit
 // statuses.
+//
+// Nothing it prints lets stored text act on the terminal. Text comes from the
+// ledger, the audit stream, webhooks and programs' output, some of it older than
+// the grammar's refusal of control characters, so every renderer writes control
+// characters (C0, DEL, C1) and bytes that are not UTF-8 the way Go quotes them:
+// ESC as \x1b, a newline inside a table cell as \n, U+009B as \u009b (see
+// grammar.Visible). Text shown as lines, a result's text and error messages,
+// keeps its newlines and tabs. JSON output escapes them as \u001b.
 package terminal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatops/chatops/engine"
+	"github.com/chatops/chatops/grammar"
 	"golang.org/x/term"
 )
 
@@ -71,18 +81,19 @@ func (s Style) Dim(t string) string  { return s.wrap("2", t) }
 func Render(w io.Writer, res *engine.Result, st Style) error {
 	bw := bufio.NewWriter(w)
 	if len(res.Rows) > 0 || len(res.Fields) > 0 {
-		fmt.Fprintln(bw, st.Bold(res.Title))
+		fmt.Fprintln(bw, st.Bold(grammar.Visible(res.Title)))
 	}
 	if len(res.Fields) > 0 {
 		width := 0
 		for _, f := range res.Fields {
-			width = max(width, utf8.RuneCountInString(f.Name))
+			width = max(width, utf8.RuneCountInString(grammar.Visible(f.Name)))
 		}
 		for _, f := range res.Fields {
 			if f.Value == "" {
 				continue
 			}
-			fmt.Fprintf(bw, "  %s%s  %s\n", st.Dim(f.Name+":"), strings.Repeat(" ", width-utf8.RuneCountInString(f.Name)), f.Value)
+			name := grammar.Visible(f.Name)
+			fmt.Fprintf(bw, "  %s%s  %s\n", st.Dim(name+":"), strings.Repeat(" ", width-utf8.RuneCountInString(name)), grammar.Visible(f.Value))
 		}
 	}
 	if len(res.Rows) > 0 {
@@ -104,7 +115,7 @@ func Render(w io.Writer, res *engine.Result, st Style) error {
 		if len(res.Rows) > 0 || len(res.Fields) > 0 {
 			fmt.Fprintln(bw)
 		}
-		fmt.Fprintln(bw, strings.TrimRight(res.Text, "\n"))
+		fmt.Fprintln(bw, grammar.VisibleLines(strings.TrimRight(res.Text, "\n")))
 	}
 	return bw.Flush()
 }
@@ -123,11 +134,13 @@ func trimEmptyColumns(cols []string, rows [][]string) []int {
 	return keep
 }
 
+// pick returns the cells of row in cols, each on one line and without a tab,
+// which would start a column of its own.
 func pick(row []string, cols []int) []string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
 		if c < len(row) {
-			out[i] = row[c]
+			out[i] = grammar.Visible(row[c])
 		}
 	}
 	return out
@@ -135,10 +148,45 @@ func pick(row []string, cols []int) []string {
 
 // RenderJSON writes a result's data as indented JSON.
 func RenderJSON(w io.Writer, res *engine.Result) error {
-	enc := json.NewEncoder(w)
+	return encodeJSON(w, res.Data)
+}
+
+// encodeJSON writes v as indented JSON with every control character escaped.
+// encoding/json escapes C0 (\u001b) but writes DEL and C1 as they are, which
+// JSON allows and a terminal acts on; they only occur inside strings, where
+// \u0085 means the same character, so escaping them keeps the data the same.
+func encodeJSON(w io.Writer, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(res.Data)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	out := b.Bytes()
+	if bytes.IndexByte(out, 0x7f) >= 0 || bytes.IndexByte(out, 0xc2) >= 0 {
+		out = escapeC1(out)
+	}
+	_, err := w.Write(out)
+	return err
+}
+
+// escapeC1 writes DEL and the UTF-8 encodings of U+0080–U+009F in JSON text as
+// \u escapes.
+func escapeC1(js []byte) []byte {
+	out := make([]byte, 0, len(js)+16)
+	for i := 0; i < len(js); i++ {
+		switch c := js[i]; {
+		case c == 0x7f:
+			out = append(out, `\u007f`...)
+		case c == 0xc2 && i+1 < len(js) && 0x80 <= js[i+1] && js[i+1] <= 0x9f:
+			out = fmt.Appendf(out, `\u%04x`, js[i+1])
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // RenderError writes an error for a person: the message, and for an internal
@@ -146,23 +194,21 @@ func RenderJSON(w io.Writer, res *engine.Result) error {
 func RenderError(w io.Writer, err error, st Style) {
 	var detailed interface{ Detail() string }
 	if errors.As(err, &detailed) {
-		fmt.Fprint(w, detailed.Detail())
+		fmt.Fprint(w, grammar.VisibleLines(detailed.Detail()))
 		return
 	}
-	fmt.Fprintln(w, st.Red("error:")+" "+engine.ErrorMessage(err))
+	// A message may quote stored text: a lock's reason, a driver's answer.
+	fmt.Fprintln(w, st.Red("error:")+" "+grammar.VisibleLines(engine.ErrorMessage(err)))
 }
 
 // RenderErrorJSON writes {"error":{"code":…,"message":…}}.
 func RenderErrorJSON(w io.Writer, err error) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(map[string]any{"error": map[string]string{"code": string(engine.ErrorCode(err)), "message": engine.ErrorMessage(err)}})
+	_ = encodeJSON(w, map[string]any{"error": map[string]string{"code": string(engine.ErrorCode(err)), "message": engine.ErrorMessage(err)}})
 }
 
 // Confirm asks question on out and reads y or yes from in.
 func Confirm(in io.Reader, out io.Writer, question string) bool {
-	fmt.Fprintf(out, "%s [y/N] ", question)
+	fmt.Fprintf(out, "%s [y/N] ", grammar.Visible(question))
 	line, _ := bufio.NewReader(in).ReadString('\n')
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes"
