@@ -201,9 +201,22 @@ func RenderError(w io.Writer, err error, st Style) {
 	fmt.Fprintln(w, st.Red("error:")+" "+grammar.VisibleLines(engine.ErrorMessage(err)))
 }
 
-// RenderErrorJSON writes {"error":{"code":…,"message":…}}.
+// RenderErrorJSON writes {"error":{"code":…,"message":…}}. A diagnostic of
+// the grammar also carries its 1-based column, the usage lines of the command
+// when the shape of the line was wrong, and what the person may have meant.
 func RenderErrorJSON(w io.Writer, err error) {
-	_ = encodeJSON(w, map[string]any{"error": map[string]string{"code": string(engine.ErrorCode(err)), "message": engine.ErrorMessage(err)}})
+	e := map[string]any{"code": string(engine.ErrorCode(err)), "message": engine.ErrorMessage(err)}
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		e["code"], e["message"], e["column"] = string(engine.Invalid), ge.Msg, ge.Column()
+		if len(ge.Usage) > 0 {
+			e["usage"] = ge.Usage
+		}
+		if len(ge.Suggest) > 0 {
+			e["suggest"] = ge.Suggest
+		}
+	}
+	_ = encodeJSON(w, map[string]any{"error": e})
 }
 
 // Confirm asks question on out and reads y or yes from in.

@@ -12,7 +12,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/chatops/chatops/adapters/terminal"
 	"github.com/chatops/chatops/engine"
-	"github.com/chatops/chatops/grammar"
 )
 
 // CLI is the process's command line. The struct is the grammar of the process
@@ -119,11 +118,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // printError writes err on stderr, or as JSON on stdout with --output json.
 func (e *env) printError(err error) {
 	if e.globals.Output == "json" {
-		var ge *grammar.Error
-		if !errors.As(err, &ge) {
-			terminal.RenderErrorJSON(e.stdout, err)
-			return
-		}
+		terminal.RenderErrorJSON(e.stdout, err)
+		return
 	}
 	terminal.RenderError(e.stderr, err, e.style)
 }
