@@ -58,7 +58,7 @@ type CompleteCmd struct {
 }
 
 // processCommands are chatops's own commands, offered beside the grammar's.
-var processCommands = []string{"audit", "completion", "config", "parse", "serve", "slack", "version"}
+var processCommands = []string{"audit", "completion", "config", "parse", "serve", "shell", "slack", "version"}
 
 // processFlags are chatops's own flags that take a value.
 var processFlags = map[string]bool{"--config": true, "--data": true, "--nats-url": true, "--output": true, "-o": true, "--as": true}

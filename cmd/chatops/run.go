@@ -24,6 +24,7 @@ type CLI struct {
 	Run        RunCmd        `cmd:"" default:"withargs" hidden:"" help:"Run a chatops command."`
 	Parse      ParseCmd      `cmd:"" help:"Show how a command line is read; runs nothing."`
 	Help       HelpCmd       `cmd:"" help:"List the chatops commands, or explain one."`
+	Shell      ShellCmd      `cmd:"" help:"Type commands with completion, inline errors and history (chatops alone on a terminal)."`
 	Audit      AuditCmd      `cmd:"" help:"Read the audit stream."`
 	Config     ConfigCmd     `cmd:"" help:"Check the config file."`
 	Serve      ServeCmd      `cmd:"" help:"Serve Slack: slash commands in, answers out."`
@@ -82,7 +83,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return terminal.ExitFailed
 	}
 	if len(args) == 0 {
+		// A person at a terminal gets the shell; a script gets the help.
 		args = []string{"help"}
+		if isTTY(stdin) && isTTY(stdout) {
+			args = []string{"shell"}
+		}
 	}
 	kctx, err := parser.Parse(args)
 	if exited >= 0 {
