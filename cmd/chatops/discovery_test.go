@@ -24,7 +24,9 @@ func TestDemoNoticeOnTerminal(t *testing.T) {
 	run := func(args string) string {
 		cmd := exec.Command("script", "-qec", bin+" "+args, os.DevNull)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CHATOPS_CONFIG=", "XDG_CONFIG_HOME="+filepath.Join(dir, "none"), "NO_COLOR=1")
+		// TERM=dumb: script(1) has no terminal behind it to answer the colour
+		// query every process linking bubbletea v1 makes at start (5 s each).
+		cmd.Env = append(os.Environ(), "CHATOPS_CONFIG=", "XDG_CONFIG_HOME="+filepath.Join(dir, "none"), "NO_COLOR=1", "TERM=dumb")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("chatops %s: %v\n%s", args, err, out)
