@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -385,4 +386,23 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Values offers the config's pipelines and stages to completion
+// (grammar.Values): what a terminal's Tab and a shell's completion script
+// complete.
+func (c *Config) Values() grammar.Values {
+	return func(name string) []string {
+		var out []string
+		for _, p := range c.Pipelines {
+			switch name {
+			case "pipeline":
+				out = append(out, p.Name)
+			case "stage":
+				out = append(out, p.Stages...)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
 )
 
@@ -90,7 +89,7 @@ func (c *CompleteCmd) Run(e *env) error {
 		quoted[i] = grammar.Quote(w)
 	}
 	line := strings.Join(append(quoted, current), " ")
-	out := eng.Grammar.Complete(line, len(line), configValues(eng.Config))
+	out := eng.Grammar.Complete(line, len(line), eng.Config.Values())
 	if len(words) == 1 {
 		for _, p := range processCommands {
 			if strings.HasPrefix(p, current) && !slices.Contains(out, p) {
@@ -103,21 +102,4 @@ func (c *CompleteCmd) Run(e *env) error {
 		fmt.Fprintln(e.stdout, o)
 	}
 	return nil
-}
-
-// configValues offers the config's pipelines and stages.
-func configValues(cfg *engine.Config) grammar.Values {
-	return func(name string) []string {
-		var out []string
-		for _, p := range cfg.Pipelines {
-			switch name {
-			case "pipeline":
-				out = append(out, p.Name)
-			case "stage":
-				out = append(out, p.Stages...)
-			}
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
 }

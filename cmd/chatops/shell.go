@@ -27,7 +27,7 @@ func (s *ShellCmd) Run(e *env) error {
 	return shell.Run(e.ctx, shell.Options{
 		Engine:      eng,
 		Actor:       eng.Identify(engine.SourceTerminal, localUser()),
-		Values:      configValues(eng.Config),
+		Values:      eng.Config.Values(),
 		HistoryFile: filepath.Join(e.dataDir(), "shell_history"),
 		Style:       e.style,
 	})

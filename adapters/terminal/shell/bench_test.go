@@ -25,7 +25,7 @@ func BenchmarkStart(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	opts := shell.Options{Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: values(eng.Config), HistoryFile: file}
+	opts := shell.Options{Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: eng.Config.Values(), HistoryFile: file}
 	b.ReportAllocs()
 	for b.Loop() {
 		m, err := shell.New(b.Context(), opts)
@@ -44,7 +44,7 @@ func BenchmarkStart(b *testing.B) {
 // parse, diagnostic, view.
 func BenchmarkKeystroke(b *testing.B) {
 	eng := newEngine(b, "")
-	m, err := shell.New(b.Context(), shell.Options{Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: values(eng.Config)})
+	m, err := shell.New(b.Context(), shell.Options{Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: eng.Config.Values()})
 	if err != nil {
 		b.Fatal(err)
 	}

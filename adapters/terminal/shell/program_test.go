@@ -49,7 +49,7 @@ func (s *screen) waitFor(t *testing.T, want string) {
 func TestProgram(t *testing.T) {
 	eng := newEngine(t, "")
 	m, err := shell.New(t.Context(), shell.Options{
-		Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: values(eng.Config),
+		Engine: eng, Actor: eng.Identify(engine.SourceTerminal, "alice"), Values: eng.Config.Values(),
 	})
 	if err != nil {
 		t.Fatal(err)

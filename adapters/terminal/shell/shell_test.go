@@ -14,7 +14,6 @@ import (
 	"github.com/chatops/chatops/adapters/terminal"
 	"github.com/chatops/chatops/adapters/terminal/shell"
 	"github.com/chatops/chatops/engine"
-	"github.com/chatops/chatops/grammar"
 )
 
 // The package has no golden files; the flag is there because every test
@@ -75,23 +74,6 @@ func newEngine(t testing.TB, yaml string) *engine.Engine {
 	return e
 }
 
-// values offers the config's pipelines and stages, as chatops does.
-func values(cfg *engine.Config) grammar.Values {
-	return func(name string) []string {
-		var out []string
-		for _, p := range cfg.Pipelines {
-			switch name {
-			case "pipeline":
-				out = append(out, p.Name)
-			case "stage":
-				out = append(out, p.Stages...)
-			}
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-}
-
 // harness drives a Model as a program would: it runs the commands Update
 // returns and feeds their messages back, and keeps what was printed.
 type harness struct {
@@ -109,7 +91,7 @@ func newHarness(t *testing.T, eng *engine.Engine, historyFile string, with ...fu
 	opts := shell.Options{
 		Engine:      eng,
 		Actor:       eng.Identify(engine.SourceTerminal, "alice"),
-		Values:      values(eng.Config),
+		Values:      eng.Config.Values(),
 		HistoryFile: historyFile,
 		Print: func(text string) tea.Cmd {
 			h.mu.Lock()
