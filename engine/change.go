@@ -105,7 +105,8 @@ func (r *run) tryChange(pc *PipelineConfig, kind changeKind, fn func(st *Pipelin
 	if err != nil {
 		return "", true, err
 	}
-	ch := &Change{Pipeline: pc.Name, Key: kind.key(r.c.JobID), Summary: summary, State: next, Added: next.added}
+	ch := &Change{Pipeline: pc.Name, Key: kind.key(r.c.JobID), Summary: summary, State: next, Added: next.added,
+		Events: r.changeEvents(st, next, kind)}
 	if kind.audit != "" {
 		rec := *r.rec
 		rec.Outcome, rec.Message, rec.Duration = kind.audit, kind.message, r.e.Now().Sub(r.start)

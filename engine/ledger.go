@@ -74,6 +74,8 @@ type PipelineState struct {
 	Seq   uint64           `json:"seq"`
 	Lock  *Lock            `json:"lock,omitempty"`
 	Slots map[string]*Slot `json:"slots"`
+	// Route is where the pipeline's notifications go, if anywhere.
+	Route *Route `json:"route,omitempty"`
 
 	// added lists this change's new releases, for the history.
 	added []SlotRelease
@@ -131,6 +133,10 @@ func (p *PipelineState) clone() *PipelineState {
 	if p.Lock != nil {
 		l := *p.Lock
 		c.Lock = &l
+	}
+	if p.Route != nil {
+		rt := *p.Route
+		c.Route = &rt
 	}
 	c.Slots = make(map[string]*Slot, len(p.Slots))
 	for k, s := range p.Slots {

@@ -40,6 +40,8 @@ type Change struct {
 	Added []SlotRelease `json:"added,omitempty"`
 	// Audit is the command's audit record: it lives with the change.
 	Audit *AuditRecord `json:"audit"`
+	// Events say what the change did, for notifications and chatops watch.
+	Events []Event `json:"events,omitempty"`
 }
 
 // SlotRelease is a release that went into a slot as change Seq of its pipeline.
