@@ -603,7 +603,88 @@ func upperFirst(s string) string {
 }
 
 func runRoute(r *run) (*Result, error) {
-	return nil, Errorf(Unavailable, "route is not available yet: notifications to channels arrive with the Slack adapter")
+	if !r.has("pipeline") {
+		return runRoutes(r)
+	}
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	v, _ := r.cmd.Get("to")
+	route := Route{Channel: v.Text, Name: v.Label, Workspace: r.c.Workspace, By: r.c.Actor.ID, At: r.e.Now()}
+	if route.Channel == "" {
+		if r.e.Channels == nil {
+			return nil, Errorf(Invalid, "cannot look up #%s here: there is no Slack token to ask Slack with. Give the channel's id instead (route %s to C0123ABCD; Slack shows it at the bottom of the channel's details), or set SLACK_BOT_TOKEN", v.Label, pc.Name)
+		}
+		if route.Channel, err = r.e.Channels.Lookup(r.ctx, r.c.Workspace, v.Label); err != nil {
+			return nil, err
+		}
+	}
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		if st.Route != nil && st.Route.Channel == route.Channel && st.Route.Workspace == route.Workspace {
+			return fmt.Sprintf("%s's notifications already go to %s.", pc.Name, st.Route), nil
+		}
+		was := st.Route
+		st.Route = &route
+		st.Seq++
+		if was != nil {
+			return fmt.Sprintf("%s's notifications go to %s now, no longer to %s.", pc.Name, &route, was), nil
+		}
+		return fmt.Sprintf("%s's notifications go to %s now.", pc.Name, &route), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Routed", summary, pc, route), nil
+}
+
+func runUnroute(r *run) (*Result, error) {
+	pc, err := r.pipeline()
+	if err != nil {
+		return nil, err
+	}
+	summary, err := r.change(pc, func(st *PipelineState) (string, error) {
+		if st.Route == nil {
+			return fmt.Sprintf("%s's notifications went nowhere already.", pc.Name), nil
+		}
+		was := st.Route
+		st.Route = nil
+		st.Seq++
+		return fmt.Sprintf("%s's notifications no longer go to %s.", pc.Name, was), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed("Unrouted", summary, pc, nil), nil
+}
+
+// RouteView is one pipeline's route, as route lists it.
+type RouteView struct {
+	Pipeline string `json:"pipeline"`
+	Route    *Route `json:"route"`
+}
+
+func runRoutes(r *run) (*Result, error) {
+	res := &Result{Title: "Routes", Columns: []string{"PIPELINE", "CHANNEL", "BY", "SINCE"}}
+	views := []RouteView{}
+	for i := range r.e.Config.Pipelines {
+		pc := &r.e.Config.Pipelines[i]
+		st, _, err := r.e.state(r.ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, RouteView{Pipeline: pc.Name, Route: st.Route})
+		if st.Route == nil {
+			res.Rows = append(res.Rows, []string{pc.Name, "-", "", ""})
+			continue
+		}
+		res.Rows = append(res.Rows, []string{pc.Name, st.Route.String(), st.Route.By, when(st.Route.At)})
+	}
+	if len(views) == 0 {
+		res.Text = "No pipelines are configured."
+	}
+	res.Data = views
+	return res, nil
 }
 
 func runJobs(r *run) (*Result, error) {

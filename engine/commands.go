@@ -155,10 +155,10 @@ var builtins = []builtin{
 		decl: grammar.Decl{
 			Usage:   "route <pipeline> to <#channel>",
 			Summary: "Send a pipeline's notifications to a channel",
-			Help:    "Sends the notifications of a pipeline (releases, promotions, rollbacks, locks) to a channel. Without arguments, lists the routes.",
+			Help:    "Sends the notifications of a pipeline (releases, deploys, promotions, rollbacks, locks, driver progress and CI/CD reports) to a channel, one thread per release. Without arguments, lists the routes; unroute removes one.",
 			Args: []grammar.ArgDoc{
 				{Name: "pipeline", Help: "the pipeline"},
-				{Name: "to", Help: "the channel, as a Slack mention or #name"},
+				{Name: "to", Help: "the channel: a Slack mention, #name, or its id (C0123ABCD)"},
 			},
 			Examples: []string{"route my-pipeline to #deploys"},
 		},
@@ -171,6 +171,18 @@ var builtins = []builtin{
 			Examples: []string{"route"},
 		},
 		run: runRoute, idempotent: true,
+	},
+	{
+		decl: grammar.Decl{
+			Usage:   "unroute <pipeline>",
+			Summary: "Stop sending a pipeline's notifications to its channel",
+			Help:    "Removes the pipeline's route: its releases, promotions, rollbacks and locks are no longer posted anywhere.",
+			Args: []grammar.ArgDoc{
+				{Name: "pipeline", Help: "the pipeline"},
+			},
+			Examples: []string{"unroute my-pipeline"},
+		},
+		run: runUnroute, idempotent: true,
 	},
 	{
 		decl: grammar.Decl{

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 )
 
 // StageKey names one stage of one pipeline.
@@ -114,7 +117,12 @@ func (r *run) deploy(pc *PipelineConfig, fn func(st *PipelineState) (string, err
 			Actor: r.c.Actor.ID, JobID: r.c.JobID, Force: r.cmd.Force, Ref: t.Release.Ref, Previous: previous[t.Slot],
 		}
 		r.progress("%s: %s %s %s", stage, dep.Action, pc.Name, dep.Version)
-		out, err := d.Deploy(r.ctx, dep, func(line string) { r.progress("%s: %s", stage, line) })
+		events := r.driverProgress(dep)
+		out, err := d.Deploy(r.ctx, dep, func(line string) {
+			r.progress("%s: %s", stage, line)
+			events.add(line)
+		})
+		events.flush()
 		if err != nil {
 			failure, failed = driverFailure(pc, stage, dep, err), stage
 			break
@@ -251,4 +259,63 @@ func withLog(msg string, log []string) string {
 		msg += "\n" + strings.Join(log[max(0, n-driverLogTail):], "\n")
 	}
 	return msg
+}
+
+// DefaultProgressEvery is how often a running driver's progress becomes an
+// event at most, per stage.
+const DefaultProgressEvery = 5 * time.Second
+
+// progressEvents turns a driver's progress lines into events for the
+// pipeline's channel and chatops watch: the first line at once, then at most
+// one event per ProgressEvery carrying the lines since the last, and the rest
+// when the driver returns. Progress is best effort: an event that cannot be
+// published is logged, and the deployment goes on.
+type progressEvents struct {
+	r    *run
+	base Event
+	mu   sync.Mutex
+	last time.Time
+	buf  []string
+	n    int
+}
+
+func (r *run) driverProgress(d *Deployment) *progressEvents {
+	return &progressEvents{r: r, base: Event{Pipeline: d.Pipeline, Stage: d.Stage, Version: d.Version, Commit: d.Commit,
+		Action: d.Action, State: EventInProgress, By: r.c.Actor.ID, Source: r.c.Actor.Source, Channel: r.c.Channel, Job: r.c.JobID}}
+}
+
+func (p *progressEvents) add(line string) {
+	every := p.r.e.ProgressEvery
+	if every == 0 {
+		every = DefaultProgressEvery
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, line)
+	if now := p.r.e.Now(); p.last.IsZero() || now.Sub(p.last) >= every {
+		p.publish(now)
+	}
+}
+
+func (p *progressEvents) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.publish(p.r.e.Now())
+}
+
+func (p *progressEvents) publish(now time.Time) {
+	if len(p.buf) == 0 || p.r.e.Events == nil {
+		p.buf = nil
+		return
+	}
+	ev := p.base
+	p.n++
+	ev.ID, ev.At = fmt.Sprintf("%s/%s/progress/%s/%d", ev.Pipeline, ev.Job, ev.Stage, p.n), now
+	ev.Text = strings.Join(p.buf[max(0, len(p.buf)-driverLogTail):], "\n")
+	p.buf, p.last = nil, now
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.r.ctx), 2*time.Second)
+	defer cancel()
+	if err := p.r.e.Events.Publish(ctx, &ev); err != nil {
+		p.r.e.Log.Warn("publishing a driver's progress", "job", ev.Job, "stage", ev.Stage, "err", err)
+	}
 }

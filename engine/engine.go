@@ -60,6 +60,9 @@ type Context struct {
 	Progress func(string)
 	// Approver is who approved the command, when someone else had to.
 	Approver string
+	// Workspace is the chat workspace the command came from (a Slack team
+	// id), if any.
+	Workspace string
 
 	// recovering, when set, is the start of a dead worker's attempt at this
 	// job: its change, if any, is looked up before it is made.
@@ -95,7 +98,17 @@ type Engine struct {
 	Runner  Runner
 	// Drivers carry changes to the stages that have one.
 	Drivers map[StageKey]Driver
-	Log     *slog.Logger
+	// Events receives the progress of deploy drivers; nil drops it. The
+	// events of ledger changes travel with the changes themselves.
+	Events Events
+	// Channels finds channels a route names only by #name; nil asks for
+	// the channel's id instead.
+	Channels Channels
+	// ProgressEvery paces the progress events of a running driver: at most
+	// one per stage in that time, with the lines in between;
+	// DefaultProgressEvery when zero.
+	ProgressEvery time.Duration
+	Log           *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
 	// After waits: time.After unless a test gives its own.

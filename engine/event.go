@@ -239,8 +239,12 @@ func (ev *Event) Describe() string {
 			}
 		case EventInProgress:
 			fmt.Fprintf(&b, "%s: %s of %s by %s in progress", ev.Stage, ev.Action, ev.Version, who)
+		case EventFailure:
+			fmt.Fprintf(&b, "%s: %s of %s by %s failed", ev.Stage, ev.Action, ev.Version, who)
+		case EventUnknown:
+			fmt.Fprintf(&b, "%s: %s of %s by %s: outcome unknown", ev.Stage, ev.Action, ev.Version, who)
 		default:
-			fmt.Fprintf(&b, "%s: %s of %s by %s: %s", ev.Stage, ev.Action, ev.Version, who, ev.State)
+			fmt.Fprintf(&b, "%s: %s of %s by %s: %s", ev.Stage, ev.Action, ev.Version, who, strings.ReplaceAll(ev.State, "_", " "))
 		}
 	case "lock", "unlock":
 		what := ev.Pipeline
@@ -397,4 +401,15 @@ func (c *Config) PipelinesOfRepo(repo string) []*PipelineConfig {
 		}
 	}
 	return out
+}
+
+// Channels finds chat channels by name, for a route typed as #name where the
+// chat did not say which channel that is (a terminal, or a slash command
+// that does not escape channels).
+type Channels interface {
+	// Lookup returns the id of the channel called name (without '#') in
+	// workspace ("" for the single bot token's). It returns NotFound when
+	// there is none the bot can see, Unavailable when the chat cannot be
+	// reached.
+	Lookup(ctx context.Context, workspace, name string) (id string, err error)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/chatops/chatops/engine"
 )
 
-// designUsage is the pipeline pack as DESIGN.md writes it; help must print these
-// lines exactly.
+// designUsage is the pipeline pack as DESIGN.md writes it, with the commands
+// issues added; help must print these lines exactly.
 var designUsage = []string{
 	"help [<command>]",
 	"pipelines",
@@ -24,6 +24,7 @@ var designUsage = []string{
 	"unlock <pipeline> [<stage>]",
 	"route <pipeline> to <#channel>",
 	"route",
+	"unroute <pipeline>", // the issue's "removing one is a grammar-declared command of your choice"
 	"jobs [<job-id>]",
 	"whoami",
 }

@@ -44,7 +44,7 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	if err != nil {
 		return nil, err
 	}
-	c := Context{Actor: j.Actor, Channel: j.Channel, Confirmed: j.Confirmed, Approver: j.Approver,
+	c := Context{Actor: j.Actor, Channel: j.Channel, Workspace: j.Workspace, Confirmed: j.Confirmed, Approver: j.Approver,
 		JobID: j.ID, Progress: progress}
 	cmd, perr := e.Grammar.Parse(j.Command)
 	if prev.State == JobRunning {

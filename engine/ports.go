@@ -76,10 +76,12 @@ type Queue interface {
 
 // QueuedJob is a command accepted by an adapter, waiting for a worker.
 type QueuedJob struct {
-	ID        string    `json:"id"`
-	Command   string    `json:"command"` // canonical text
-	Actor     Actor     `json:"actor"`
-	Channel   string    `json:"channel,omitempty"`
+	ID      string `json:"id"`
+	Command string `json:"command"` // canonical text
+	Actor   Actor  `json:"actor"`
+	Channel string `json:"channel,omitempty"`
+	// Workspace is the chat workspace (a Slack team id) it came from.
+	Workspace string    `json:"workspace,omitempty"`
 	Confirmed bool      `json:"confirmed,omitempty"`
 	Approver  string    `json:"approver,omitempty"`
 	Enqueued  time.Time `json:"enqueued"`

@@ -517,7 +517,22 @@ func (userType) Format(v Value) string {
 func (userType) JSON(v Value) []byte { return refJSON("id", v.Text, "name", v.Label) }
 func (userType) Choices() []string   { return nil }
 
-// channelType reads <#C123|deploys> or #deploys.
+// isChannelID reports whether s is a Slack conversation id as a terminal
+// user would paste it: C (public), G (private) or D (direct), then at least
+// eight capitals and digits.
+func isChannelID(s string) bool {
+	if len(s) < 9 || !strings.ContainsRune("CGD", rune(s[0])) {
+		return false
+	}
+	for _, r := range s[1:] {
+		if !('A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// channelType reads <#C123|deploys>, #deploys, or a channel id (C0123ABCD).
 type channelType struct{}
 
 func (channelType) Name() string { return "channel" }
@@ -529,7 +544,10 @@ func (channelType) Parse(t Token) (Value, error) {
 		if name, ok := strings.CutPrefix(t.Text, "#"); ok && name != "" && !strings.ContainsAny(name, " \t\n<>|") {
 			return Value{Label: name}, nil
 		}
-		return Value{}, &ValueError{Msg: "expected a channel like #deploys, got " + strconv.Quote(t.Text)}
+		if isChannelID(t.Text) {
+			return Value{Text: t.Text, Kind: ChannelRef}, nil
+		}
+		return Value{}, &ValueError{Msg: "expected a channel like #deploys or its id like C0123ABCD, got " + strconv.Quote(t.Text)}
 	}
 	return Value{}, &ValueError{Msg: "expected a channel, got a Slack " + t.Kind.String() + " reference"}
 }

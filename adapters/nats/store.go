@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/chatops/chatops/engine"
+	nc "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,6 +31,9 @@ var (
 type Store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// events is set once the events stream is known to exist.
+	events atomic.Bool
+	log    *slog.Logger
 }
 
 // ledgerSubject is chatops.releases.<pipeline>.
@@ -60,7 +66,8 @@ func (s *Store) Commit(ctx context.Context, ch *engine.Change, rev uint64) (uint
 	if err != nil {
 		return 0, &engine.Error{Code: engine.Internal, Msg: "encoding a change", Err: err}
 	}
-	ack, err := s.js.Publish(ctx, ledgerSubject(ch.Pipeline), data, jetstream.WithExpectLastSequencePerSubject(rev))
+	id := changeID(ch)
+	ack, err := s.js.Publish(ctx, ledgerSubject(ch.Pipeline), data, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgID(id))
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
@@ -69,8 +76,23 @@ func (s *Store) Commit(ctx context.Context, ch *engine.Change, rev uint64) (uint
 	case err != nil:
 		return 0, unavailable(fmt.Errorf("saving %s: %w", ch.Pipeline, err))
 	}
+	if s.events.Load() && len(ch.Events) > 0 {
+		// The events stream sources the ledger, a moment later; the same
+		// change sent now keeps its events ahead of those published after
+		// it (a driver's progress), and the source's copy, with the same
+		// message id, is then dropped. Sent or not, the change arrives.
+		m := &nc.Msg{Subject: eventSubject(ch.Pipeline), Data: data, Header: nc.Header{}}
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		m.Header.Set(kindHeader, kindChange)
+		if _, err := s.js.PublishMsg(ctx, m); err != nil {
+			s.log.Debug("sending a change's events ahead of the ledger's source", "pipeline", ch.Pipeline, "err", err)
+		}
+	}
 	return ack.Sequence, nil
 }
+
+// changeID is a change's message id, in the ledger and in the events.
+func changeID(ch *engine.Change) string { return "change/" + token(ch.Pipeline) + "/" + ch.Key }
 
 // Find implements engine.Store.
 func (s *Store) Find(ctx context.Context, pipeline, key string, since time.Time) (*engine.Change, error) {

@@ -36,7 +36,7 @@ func (c *Conn) setup(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	c.Store = &Store{js: c.js, stream: ledger}
+	c.Store = &Store{js: c.js, stream: ledger, log: opts.Log}
 	c.Jobs = &Jobs{kv: jobs, js: c.js}
 	c.Audit = &Audit{js: c.js}
 	c.History = &History{js: c.js}

@@ -240,6 +240,9 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 // enqueue stores a job durably and records it as queued, so jobs shows it
 // from now on. A job enqueued before (a retried request) is a duplicate.
 func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, error) {
+	if job.Workspace == "" {
+		job.Workspace = job.Reply["team"]
+	}
 	dup, err := s.Queue.Enqueue(ctx, job)
 	if err != nil || dup || job.Reply["refusal"] != "" {
 		return dup, err // a refusal was decided and audited: no job runs
