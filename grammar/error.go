@@ -244,3 +244,8 @@ func distance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Suggest returns the candidates nearest to word, as the grammar's "did you
+// mean" picks them, for other inputs that name the same things (a webhook's
+// pipeline or stage).
+func Suggest(word string, candidates []string) []string { return suggest(word, candidates) }
