@@ -120,6 +120,12 @@ func filters(pipeline string) []string {
 
 // Follow implements engine.Events with an ordered consumer from now on.
 func (e *Events) Follow(ctx context.Context, pipeline string, fn func(*engine.Event)) error {
+	return e.Watch(ctx, pipeline, nil, fn)
+}
+
+// Watch is Follow, calling ready once the events published from then on are
+// sure to reach fn.
+func (e *Events) Watch(ctx context.Context, pipeline string, ready func(), fn func(*engine.Event)) error {
 	cons, err := e.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: filters(pipeline), DeliverPolicy: jetstream.DeliverNewPolicy,
 	})
@@ -133,6 +139,9 @@ func (e *Events) Follow(ctx context.Context, pipeline string, fn func(*engine.Ev
 	})
 	if err != nil {
 		return unavailable(fmt.Errorf("following %s: %w", EventsStream, err))
+	}
+	if ready != nil {
+		ready()
 	}
 	<-ctx.Done()
 	cc.Stop()

@@ -52,6 +52,10 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 	eng.Runner = exec.Runner{}
 	eng.Drivers = drivers
 	eng.History = conn.History
+	if eng.Events, err = conn.Events(e.ctx); err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
 	return eng, conn.Close, conn, nil
 }
 

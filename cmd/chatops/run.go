@@ -26,6 +26,7 @@ type CLI struct {
 	Help       HelpCmd       `cmd:"" help:"List the chatops commands, or explain one."`
 	Shell      ShellCmd      `cmd:"" help:"Type commands with completion, inline errors and history (chatops alone on a terminal)."`
 	Audit      AuditCmd      `cmd:"" help:"Read the audit stream."`
+	Watch      WatchCmd      `cmd:"" help:"Print pipeline events as they happen, from every terminal, chat and CI/CD system."`
 	Config     ConfigCmd     `cmd:"" help:"Check the config file."`
 	Serve      ServeCmd      `cmd:"" help:"Serve Slack: slash commands in, answers out."`
 	Slack      SlackCmd      `cmd:"" help:"Slack app tools."`
