@@ -1,6 +1,9 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // NotifyConsumer is the name of the durable consumer that turns events into
 // notices: one across every process.
@@ -34,4 +37,28 @@ func (e *Engine) Notify(ctx context.Context, events Events, notices Notices) err
 		}
 		return notices.Post(ctx, n)
 	})
+}
+
+// VersionOfCommit names the release of pipeline built from commit (a full
+// sha, or a prefix of one of at least 7 digits), from the ledger's recent
+// releases: "" when none is known.
+func (e *Engine) VersionOfCommit(ctx context.Context, pipeline, commit string) (string, error) {
+	pc, ok := e.Config.Pipeline(pipeline)
+	if !ok || len(commit) < 7 {
+		return "", nil
+	}
+	st, _, err := e.state(ctx, pc)
+	if err != nil {
+		return "", err
+	}
+	var best Release
+	for _, s := range st.Slots {
+		for _, r := range s.History {
+			if r.Commit != "" && len(r.Commit) >= 7 && (strings.HasPrefix(commit, r.Commit) || strings.HasPrefix(r.Commit, commit)) &&
+				!r.At.Before(best.At) {
+				best = r
+			}
+		}
+	}
+	return best.Version, nil
 }

@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	natsadapter "github.com/chatops/chatops/adapters/nats"
 	slackadapter "github.com/chatops/chatops/adapters/slack"
+	"github.com/chatops/chatops/adapters/webhook"
 	"github.com/chatops/chatops/engine"
 	"github.com/slack-go/slack"
 )
@@ -134,6 +136,18 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	var records sync.WaitGroup // delivered answers being recorded
 	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
+	token := slackadapter.TokenFunc(srv.OAuth, s.BotToken)
+	if api != nil || srv.OAuth != nil {
+		eng.Channels = &slackadapter.Channels{Token: token, APIURL: s.APIURL, HTTP: httpc}
+	}
+	hooks, err := s.receiver(eng, log)
+	if err != nil {
+		return err
+	}
+	notify, err := s.notifier(e, eng, conn, token, log, api != nil || srv.OAuth != nil)
+	if err != nil {
+		return err
+	}
 
 	// Jobs and deliveries run on contexts of their own, stopped in order on
 	// shutdown: requests first, then jobs (with a grace period), then the
@@ -157,6 +171,9 @@ func (s *ServeCmd) Run(e *env) error {
 				log.Error("answer delivery stopped", "err", err)
 			}
 		})
+		if notify != nil {
+			deliveries.Go(func() { notify(deliveryCtx) })
+		}
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -166,8 +183,12 @@ func (s *ServeCmd) Run(e *env) error {
 		deliveries.Wait()
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("listening on %s: %v", s.Addr, err)}
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
-	log.Info("serving Slack", "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil)
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/", hooks.Handler())
+	mux.Handle("/", srv.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	log.Info("serving Slack", "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
+		"github_hook", len(hooks.GitHubSecret) > 0, "generic_hook", len(hooks.Secret) > 0, "notifications", notify != nil && s.Workers > 0)
 	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -222,4 +243,50 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, re
 		}
 	}
 	return d
+}
+
+// receiver builds the inbound webhooks' endpoints from the environment's
+// secrets; an endpoint without its secret answers 404.
+func (s *ServeCmd) receiver(eng *engine.Engine, log *slog.Logger) (*webhook.Receiver, error) {
+	r := webhook.New(eng.Config, eng.Events, os.Getenv)
+	for name, secret := range map[string][]byte{webhook.GitHubSecretEnv: r.GitHubSecret, webhook.SecretEnv: r.Secret} {
+		if n := len(secret); n > 0 && n < engine.MinSecretLen {
+			return nil, &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("%s is %d characters: a webhook secret needs at least %d (make one with openssl rand -hex 32)", name, n, engine.MinSecretLen)}
+		}
+	}
+	r.VersionOf, r.Log = eng.VersionOfCommit, log
+	return r, nil
+}
+
+// notifier returns what posts pipeline events to their routed channels: the
+// engine turning events into notices, and the Slack notifier posting each
+// channel's notices in its release's thread. It returns nil without a bot
+// token, when nothing can be posted.
+func (s *ServeCmd) notifier(e *env, eng *engine.Engine, conn *natsadapter.Conn, token func(context.Context, string) (string, error), log *slog.Logger, canPost bool) (func(context.Context), error) {
+	if !canPost {
+		return nil, nil
+	}
+	notices, err := conn.Notices(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	threads, err := conn.Threads(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := &slackadapter.Notifier{Threads: threads, Token: token, APIURL: s.APIURL, Log: log}
+	return func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := eng.Notify(ctx, eng.Events, notices); err != nil {
+				log.Error("notifications stopped", "err", err)
+			}
+		})
+		wg.Go(func() {
+			if err := notices.Deliver(ctx, n.Deliver); err != nil {
+				log.Error("posting notifications stopped", "err", err)
+			}
+		})
+		wg.Wait()
+	}, nil
 }
