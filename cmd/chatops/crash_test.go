@@ -62,6 +62,11 @@ func startServe(t *testing.T, bin, dir string, extra ...string) *serveProc {
 // launchServe starts chatops serve on dir's data and config, logging to
 // dir/serve.log, and returns once it listens.
 func launchServe(bin, dir string, extra ...string) (*serveProc, error) {
+	return launchServeEnv(bin, dir, nil, extra...)
+}
+
+// launchServeEnv is launchServe with more environment.
+func launchServeEnv(bin, dir string, env []string, extra ...string) (*serveProc, error) {
 	logf, err := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
@@ -71,6 +76,7 @@ func launchServe(bin, dir string, extra ...string) (*serveProc, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SLACK_SIGNING_SECRET="+crashSecret, "CHATOPS_DATA="+filepath.Join(dir, "data"),
 		"CHATOPS_CONFIG="+filepath.Join(dir, "chatops.yaml"))
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/chatops/chatops/adapters/exec"
 	natsadapter "github.com/chatops/chatops/adapters/nats"
+	slackadapter "github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 )
 
@@ -55,6 +57,15 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 	if eng.Events, err = conn.Events(e.ctx); err != nil {
 		conn.Close()
 		return nil, nil, nil, err
+	}
+	// route … to #name asks Slack which channel that is, with the single
+	// bot token; chatops serve gives its own, which knows OAuth installs.
+	if token := or(os.Getenv("SLACK_BOT_TOKEN"), cfg.Slack.BotToken); token != "" {
+		eng.Channels = &slackadapter.Channels{
+			Token:  func(context.Context, string) (string, error) { return token, nil },
+			APIURL: or(or(os.Getenv("CHATOPS_SLACK_API_URL"), cfg.Slack.APIURL), "https://slack.com/api/"),
+			HTTP:   slackadapter.NewHTTPClient(nil),
+		}
 	}
 	return eng, conn.Close, conn, nil
 }

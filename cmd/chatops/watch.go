@@ -49,13 +49,13 @@ func (w *WatchCmd) Run(e *env) error {
 		writeEventLine(e.stdout, ev)
 	}
 	ready := func() {
-		if e.stderrTTY && e.globals.Output != "json" {
-			what := "every pipeline"
-			if w.Pipeline != "" {
-				what = w.Pipeline
-			}
-			fmt.Fprintf(e.stderr, "watching %s; Ctrl-C stops\n", what)
+		// On stderr, so that stdout holds only events; a script can wait
+		// for it before making the change it watches for.
+		what := "every pipeline"
+		if w.Pipeline != "" {
+			what = w.Pipeline
 		}
+		fmt.Fprintf(e.stderr, "watching %s; Ctrl-C stops\n", what)
 	}
 	return events.Watch(e.ctx, w.Pipeline, ready, print)
 }
