@@ -60,10 +60,12 @@ type PipelineView struct {
 	Name   string      `json:"pipeline"`
 	Lock   *Lock       `json:"lock,omitempty"`
 	Stages []StageView `json:"stages"`
+	// Route is where the pipeline's notifications go.
+	Route *Route `json:"route,omitempty"`
 }
 
 func view(pc *PipelineConfig, st *PipelineState) PipelineView {
-	v := PipelineView{Name: pc.Name, Lock: st.Lock}
+	v := PipelineView{Name: pc.Name, Lock: st.Lock, Route: st.Route}
 	for _, stage := range pc.Stages {
 		sv := StageView{Name: stage}
 		if s, ok := st.Slots[stage]; ok {
@@ -138,9 +140,14 @@ func runInfo(r *run) (*Result, error) {
 	}
 	v := view(pc, st)
 	res := &Result{Title: "Pipeline " + pc.Name, Columns: []string{"STAGE", "VERSION", "COMMIT", "BY", "WHEN", "STATUS"}, Data: v}
+	var notes []string
 	if st.Lock != nil {
-		res.Text = describeLock(st.Lock, "The whole pipeline") + "."
+		notes = append(notes, describeLock(st.Lock, "The whole pipeline")+".")
 	}
+	if st.Route != nil {
+		notes = append(notes, fmt.Sprintf("Notifications go to %s.", st.Route))
+	}
+	res.Text = strings.Join(notes, " ")
 	row := func(name string, rel *Release, lock *Lock, d *Deploying) []string {
 		row := []string{name, "-", "", "", "", ""}
 		if rel != nil {

@@ -302,8 +302,9 @@ func pastTense(action string) string {
 // slot, each deployment it started, failed or lost sight of, each lock taken
 // or removed and a new route, found by comparing the state before and after.
 func (r *run) changeEvents(before, after *PipelineState, kind changeKind) []Event {
+	now := r.e.Now()
 	ev := func(stage, action, state string) Event {
-		return Event{At: r.e.Now(), Pipeline: after.Name, Stage: stage, Action: action, State: state,
+		return Event{At: now, Pipeline: after.Name, Stage: stage, Action: action, State: state,
 			By: r.c.Actor.ID, Source: r.c.Actor.Source, Channel: r.c.Channel, Job: r.c.JobID}
 	}
 	var out []Event

@@ -48,7 +48,7 @@ func (m *ManifestCmd) Run(e *env) error {
 			}},
 		},
 		"oauth_config": map[string]any{
-			"scopes": map[string]any{"bot": []string{"commands", "chat:write", "app_mentions:read", "im:history"}},
+			"scopes": map[string]any{"bot": []string{"commands", "chat:write", "app_mentions:read", "im:history", "channels:read"}},
 		},
 		"settings": map[string]any{
 			"interactivity": map[string]any{
