@@ -158,14 +158,17 @@ func TestRouteByName(t *testing.T) {
 	if got := res.Rows[0]; strings.Join(got, "|") != "demo|#deploys|alice|2026-11-24 12:00 UTC" {
 		t.Errorf("route lists %q", got)
 	}
-	n, err := e.NoticeOf(ctx, &engine.Event{ID: "x", Pipeline: "demo"})
+	if n, err := e.NoticeOf(ctx, &engine.Event{ID: "old", Pipeline: "demo", At: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); n != nil || err != nil {
+		t.Errorf("NoticeOf an event older than the route = %+v, %v", n, err)
+	}
+	n, err := e.NoticeOf(ctx, &engine.Event{ID: "x", Pipeline: "demo", At: e.Now()})
 	if err != nil || n == nil || n.Route.Channel != "C0DEPLOY123" || strings.Join(n.Stages, ",") != "development,staging,production" {
 		t.Errorf("NoticeOf = %+v, %v", n, err)
 	}
 	if _, err := e.ExecLine(ctx, alice, "unroute demo"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.NoticeOf(ctx, &engine.Event{ID: "x", Pipeline: "demo"}); n != nil || err != nil {
+	if n, err := e.NoticeOf(ctx, &engine.Event{ID: "x", Pipeline: "demo", At: e.Now()}); n != nil || err != nil {
 		t.Errorf("NoticeOf an unrouted pipeline = %+v, %v", n, err)
 	}
 }

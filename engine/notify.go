@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // NotifyConsumer is the name of the durable consumer that turns events into
@@ -10,9 +11,9 @@ import (
 const NotifyConsumer = "notify"
 
 // NoticeOf returns the notice ev makes for its pipeline's channel, or nil when
-// the pipeline has no route (or is not configured here). The route is read
-// when the event is handled, so a pipeline routed elsewhere meanwhile posts
-// there.
+// the pipeline has no route (or is not configured here), or the event is
+// older than its route. The route is read when the event is handled, so a
+// pipeline routed elsewhere meanwhile posts there.
 func (e *Engine) NoticeOf(ctx context.Context, ev *Event) (*Notice, error) {
 	pc, ok := e.Config.Pipeline(ev.Pipeline)
 	if !ok {
@@ -21,6 +22,9 @@ func (e *Engine) NoticeOf(ctx context.Context, ev *Event) (*Notice, error) {
 	st, _, err := e.state(ctx, pc)
 	if err != nil || st.Route == nil {
 		return nil, err
+	}
+	if ev.At.Before(st.Route.At.Add(-time.Second)) {
+		return nil, nil // older than the route: not the channel's business
 	}
 	r := *st.Route
 	return &Notice{ID: ev.ID + "@" + r.Workspace + "/" + r.Channel, Route: r, Event: *ev, Stages: pc.Stages}, nil

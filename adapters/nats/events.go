@@ -70,6 +70,12 @@ func (c *Conn) Events(ctx context.Context) (*Events, error) {
 		if _, err := c.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return nil, unavailable(fmt.Errorf("stream %s: %w", EventsStream, err))
 		}
+		// The notifier's consumer starts with the stream: a promote made
+		// from a terminal before chatops serve ever ran is posted when
+		// it starts (if its pipeline was routed by then).
+		if _, err := c.js.CreateConsumer(ctx, EventsStream, eventsConsumer(engine.NotifyConsumer)); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+			return nil, unavailable(fmt.Errorf("%s consumer: %w", engine.NotifyConsumer, err))
+		}
 	} else if err != nil {
 		return nil, unavailable(fmt.Errorf("stream %s: %w", EventsStream, err))
 	}
@@ -151,15 +157,10 @@ func (e *Events) Watch(ctx context.Context, pipeline string, ready func(), fn fu
 
 // Consume implements engine.Events with a durable consumer called name,
 // shared by every process and holding one event at a time, so events are
-// handled in order. A new consumer starts with the events published from
-// then on.
+// handled in order. A new consumer starts with the oldest event the stream
+// keeps; the notifier's was made with the stream.
 func (e *Events) Consume(ctx context.Context, name string, handle func(context.Context, *engine.Event) error) error {
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, EventsStream, jetstream.ConsumerConfig{
-		Durable: name, Description: "chatops " + name + ": pipeline events, in order",
-		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: eventsAckWait, MaxDeliver: -1, MaxAckPending: 1,
-		FilterSubjects: filters(""),
-	})
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, EventsStream, eventsConsumer(name))
 	if err != nil {
 		return unavailable(fmt.Errorf("%s consumer: %w", name, err))
 	}
@@ -195,6 +196,17 @@ func (e *Events) Consume(ctx context.Context, name string, handle func(context.C
 	cc.Stop()
 	<-cc.Closed()
 	return nil
+}
+
+// eventsConsumer is the durable consumer called name: every event the
+// stream holds, one at a time.
+func eventsConsumer(name string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable: name, Description: "chatops " + name + ": pipeline events, in order",
+		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: eventsAckWait, MaxDeliver: -1, MaxAckPending: 1,
+		FilterSubjects: filters(""),
+	}
 }
 
 func defaultEventBackoff(attempt int) time.Duration {

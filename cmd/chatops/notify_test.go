@@ -71,8 +71,12 @@ func (f *notifySlack) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Bearer "+notifyToken && r.PostForm.Get("token") != notifyToken {
+	if !strings.HasPrefix(r.URL.Path, "/resp/") && r.Header.Get("Authorization") != "Bearer "+notifyToken && r.PostForm.Get("token") != notifyToken {
 		io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/resp/") {
+		io.WriteString(w, "ok") // a response_url takes any answer
 		return
 	}
 	p := slackPost{Channel: r.PostForm.Get("channel"), ThreadTS: r.PostForm.Get("thread_ts"), TS: r.PostForm.Get("ts"), Text: r.PostForm.Get("text"), At: time.Now()}
@@ -416,5 +420,48 @@ func TestWatch(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("watch after Ctrl-C: %v, want exit 0", err)
+	}
+}
+
+// TestNotifyFromSlackAndBeforeServe: a route set with /h in Slack, and a
+// promote made from a terminal while no chatops serve ran, are posted once
+// chatops serve runs.
+func TestNotifyFromSlackAndBeforeServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts chatops serve")
+	}
+	bin, dir, slack, env := notifySetup(t)
+	notifyCLI(t, bin, dir, "route", "demo", "to", "C0DEPLOY123")
+	notifyCLI(t, bin, dir, "promote", "demo", "--yes")
+	srv := notifyServe(t, bin, dir, env)
+	deployWait(t, 20*time.Second, "the promote made before serve ran", func() bool {
+		posts, _ := slack.snapshot()
+		for _, p := range postsIn(posts, "C0DEPLOY123", "") {
+			if strings.Contains(p.Text, "demo 1.2.0") {
+				return true
+			}
+		}
+		return false
+	})
+	ack := deploySlash(t, srv.addr, slack.srv.URL, "route demo to <#C0OPS0001|ops>", 1)
+	if !strings.Contains(ack, "route demo to") {
+		t.Logf("ack: %s", ack)
+	}
+	deployWait(t, 20*time.Second, "the route set in Slack, said in its new channel", func() bool {
+		posts, _ := slack.snapshot()
+		for _, p := range postsIn(posts, "C0OPS0001", "") {
+			if strings.Contains(p.Text, "alice sent demo's notifications here (from Slack)") {
+				return true
+			}
+		}
+		return false
+	})
+	out := notifyCLI(t, bin, dir, "info", "demo", "-o", "json")
+	var info struct{ Route struct{ Channel, Name, Workspace, By string } }
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Route; got.Channel != "C0OPS0001" || got.Name != "ops" || got.Workspace != "T1" || got.By != "alice" {
+		t.Errorf("route set in Slack: %+v", got)
 	}
 }
