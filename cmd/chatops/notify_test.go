@@ -457,7 +457,9 @@ func TestNotifyFromSlackAndBeforeServe(t *testing.T) {
 		return false
 	})
 	out := notifyCLI(t, bin, dir, "info", "demo", "-o", "json")
-	var info struct{ Route struct{ Channel, Name, Workspace, By string } }
+	var info struct {
+		Route struct{ Channel, Name, Workspace, By string }
+	}
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
