@@ -194,16 +194,7 @@ func (q *Notices) channel(ctx context.Context, cons jetstream.Consumer, deliver 
 		stop := keepInProgress(m, q.ackWait()/2)
 		r := deliver(ctx, &n)
 		stop()
-		switch {
-		case r.After <= 0:
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = m.DoubleAck(actx)
-			cancel()
-		case ctx.Err() != nil:
-			_ = m.Nak()
-		default:
-			_ = m.NakWithDelay(r.After)
-		}
+		settle(ctx, m, r)
 	}, jetstream.PullMaxMessages(1))
 	if err != nil {
 		return

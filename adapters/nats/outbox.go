@@ -186,10 +186,16 @@ func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(conte
 	stop := keepInProgress(m, o.ackWait()/2)
 	r := deliver(ctx, &d)
 	stop()
+	settle(ctx, m, r)
+}
+
+// settle ends a delivery attempt as r asks: acked when done, naked with the
+// asked delay otherwise, naked at once when ctx ended (shutting down).
+func settle(ctx context.Context, m jetstream.Msg, r engine.Retry) {
 	switch {
 	case r.After <= 0:
 		// Wait for the server to take the ack: one lost on the way (the
-		// process stopping) would deliver the answer again.
+		// process stopping) would deliver the message again.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = m.DoubleAck(actx)
 		cancel()

@@ -71,7 +71,7 @@ func (c *Channels) init() {
 		if c.CheckRetry == nil {
 			c.CheckRetry = DefaultCheckRetry
 		}
-		c.apis = newWebAPIs(c.Token, c.APIURL, c.HTTP)
+		c.apis = newWebAPIs(c.HTTP)
 	})
 }
 
@@ -87,7 +87,7 @@ func (c *Channels) Lookup(ctx context.Context, workspace, name string) (string, 
 	if id, ok := c.cached(key); ok {
 		return id, nil
 	}
-	api, err := c.apis.client(ctx, workspace)
+	api, err := c.apis.client(ctx, c.Token, c.APIURL, workspace)
 	if err != nil {
 		return "", &engine.Error{Code: engine.Unavailable, Err: RedactError(err),
 			Msg: fmt.Sprintf("cannot look up #%s now: the Slack bot token cannot be read; try again, or give the channel's id (C…)", name)}

@@ -171,10 +171,8 @@ type Deliverer struct {
 	// Log gets every failure, redacted; slog.Default when nil.
 	Log *slog.Logger
 
-	once    sync.Once
-	web     *http.Client // over HTTP, for the Web API clients
-	mu      sync.Mutex
-	clients map[string]*slack.Client // by token
+	once sync.Once
+	apis *webAPIs
 }
 
 // NewDeliverer returns a Deliverer with its defaults filled in.
@@ -204,7 +202,7 @@ func (d *Deliverer) init() {
 		if d.Log == nil {
 			d.Log = slog.Default()
 		}
-		d.web = &http.Client{Transport: &retryablehttp.RoundTripper{Client: d.HTTP}, CheckRedirect: noRedirect}
+		d.apis = newWebAPIs(d.HTTP)
 	})
 }
 
@@ -434,31 +432,7 @@ func retryAfter(v string) time.Duration {
 // api returns the Web API client of a workspace, over the delivery client;
 // nil when it has no bot token.
 func (d *Deliverer) api(ctx context.Context, team string) (*slack.Client, error) {
-	if d.Token == nil {
-		return nil, nil
-	}
-	token, err := d.Token(ctx, team)
-	if engine.ErrorCode(err) == engine.NotFound || (err == nil && token == "") {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, ok := d.clients[token]
-	if !ok {
-		opts := []slack.Option{slack.OptionHTTPClient(d.web)}
-		if d.APIURL != "" {
-			opts = append(opts, slack.OptionAPIURL(strings.TrimRight(d.APIURL, "/")+"/"))
-		}
-		c = slack.New(token, opts...)
-		if d.clients == nil {
-			d.clients = map[string]*slack.Client{}
-		}
-		d.clients[token] = c
-	}
-	return c, nil
+	return d.apis.client(ctx, d.Token, d.APIURL, team)
 }
 
 // attempt is one try at one delivery: what failed so far, for the log and

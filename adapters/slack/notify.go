@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -96,7 +95,7 @@ func (n *Notifier) init() {
 		if n.Log == nil {
 			n.Log = slog.Default()
 		}
-		n.apis = newWebAPIs(n.Token, n.APIURL, n.HTTP)
+		n.apis = newWebAPIs(n.HTTP)
 	})
 }
 
@@ -125,7 +124,7 @@ func (d *notice) deliver(ctx context.Context) engine.Retry {
 	if at := d.ev.At; !at.IsZero() && d.n.Now().Sub(at) > d.n.MaxAge {
 		return d.drop(fmt.Sprintf("older than %v", d.n.MaxAge))
 	}
-	api, err := d.n.apis.client(ctx, d.nt.Route.Workspace)
+	api, err := d.n.apis.client(ctx, d.n.Token, d.n.APIURL, d.nt.Route.Workspace)
 	if err != nil {
 		return d.failed(ctx, "bot token", err)
 	}
@@ -330,50 +329,6 @@ func messageOptions(m Message) []slack.MsgOption {
 	return opts
 }
 
-// webAPIs hands out the Web API client of each workspace, one per bot token,
-// all over one HTTP client that neither retries nor follows redirects.
-type webAPIs struct {
-	token  func(ctx context.Context, team string) (string, error)
-	apiURL string
-	web    *http.Client
-
-	mu      sync.Mutex
-	clients map[string]*slack.Client // by token
-}
-
-func newWebAPIs(token func(context.Context, string) (string, error), apiURL string, httpc *retryablehttp.Client) *webAPIs {
-	return &webAPIs{token: token, apiURL: apiURL,
-		web: &http.Client{Transport: &retryablehttp.RoundTripper{Client: httpc}, CheckRedirect: noRedirect}}
-}
-
-// client returns the workspace's client; nil when it has no bot token.
-func (w *webAPIs) client(ctx context.Context, team string) (*slack.Client, error) {
-	if w.token == nil {
-		return nil, nil
-	}
-	token, err := w.token(ctx, team)
-	if engine.ErrorCode(err) == engine.NotFound || (err == nil && token == "") {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	c, ok := w.clients[token]
-	if !ok {
-		opts := []slack.Option{slack.OptionHTTPClient(w.web)}
-		if w.apiURL != "" {
-			opts = append(opts, slack.OptionAPIURL(strings.TrimRight(w.apiURL, "/")+"/"))
-		}
-		c = slack.New(token, opts...)
-		if w.clients == nil {
-			w.clients = map[string]*slack.Client{}
-		}
-		w.clients[token] = c
-	}
-	return c, nil
-}
 
 // Limits of Block Kit the renderers keep to.
 const (
