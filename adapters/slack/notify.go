@@ -329,7 +329,6 @@ func messageOptions(m Message) []slack.MsgOption {
 	return opts
 }
 
-
 // Limits of Block Kit the renderers keep to.
 const (
 	maxHeaderText = 150 // a header block's plain text
