@@ -37,8 +37,12 @@ const (
 
 // Options says where NATS is.
 type Options struct {
-	// URL of a NATS server or cluster; empty runs one embedded.
+	// URL of a NATS server or cluster, or several seed URLs separated by
+	// commas; empty runs one embedded.
 	URL string
+	// Connect holds more options for connecting to URL: credentials, an
+	// NKey, TLS, reconnect handlers (see ConnectOptions).
+	Connect []nc.Option
 	// DataDir holds the embedded server's file store.
 	DataDir string
 	// Replicas for the buckets and stream on a cluster; 1 when zero.
@@ -103,7 +107,7 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	c := &Conn{unlock: func() {}, replicas: opts.Replicas}
 	var err error
 	if opts.URL != "" {
-		c.nc, err = nc.Connect(opts.URL, nc.Name("chatops"), nc.Timeout(5*time.Second))
+		c.nc, err = nc.Connect(opts.URL, append([]nc.Option{nc.Name("chatops"), nc.Timeout(5 * time.Second)}, opts.Connect...)...)
 		if err != nil {
 			return nil, unavailable(fmt.Errorf("connecting to NATS at %s: %w", opts.URL, err))
 		}
