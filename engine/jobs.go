@@ -142,6 +142,21 @@ func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
 	return err
 }
 
+// Refuse records that an adapter refused a job it could not queue in time,
+// and told the person it was not run: should a queue write that looked lost
+// have landed after all, the job's worker finds it refused and runs nothing.
+// It is audited as unavailable.
+func (e *Engine) Refuse(ctx context.Context, j *QueuedJob, reason string) error {
+	now := e.Now()
+	job := &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
+		State: JobFailed, Queued: j.Enqueued, Finished: now, Outcome: string(Unavailable), Message: reason,
+		Answer: AnswerDelivered, AnswerNote: "refused at once"}
+	if _, err := e.Jobs.Create(ctx, job); err != nil {
+		return err
+	}
+	return e.Audit.Append(ctx, jobRecord(job, now, string(Unavailable), reason))
+}
+
 // Answered records that a job's answer is on its way (in the outbox).
 func (e *Engine) Answered(ctx context.Context, id string) error {
 	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {

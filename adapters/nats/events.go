@@ -188,7 +188,7 @@ func (e *Events) Consume(ctx context.Context, name string, handle func(context.C
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = m.DoubleAck(actx)
-	}, jetstream.PullMaxMessages(1))
+	}, append(pullOpts, jetstream.PullMaxMessages(1))...)
 	if err != nil {
 		return unavailable(fmt.Errorf("%s consumer: %w", name, err))
 	}

@@ -195,7 +195,7 @@ func (q *Notices) channel(ctx context.Context, cons jetstream.Consumer, deliver 
 		r := deliver(ctx, &n)
 		stop()
 		settle(ctx, m, r)
-	}, jetstream.PullMaxMessages(1))
+	}, append(pullOpts, jetstream.PullMaxMessages(1))...)
 	if err != nil {
 		return
 	}

@@ -146,7 +146,7 @@ func (o *Outbox) Deliver(ctx context.Context, deliver func(context.Context, *eng
 				_ = m.InProgress()
 			}
 		}
-	}, jetstream.PullMaxMessages(workers))
+	}, append(pullOpts, jetstream.PullMaxMessages(workers))...)
 	if err != nil {
 		return unavailable(fmt.Errorf("outbox consumer: %w", err))
 	}

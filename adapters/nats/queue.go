@@ -26,9 +26,17 @@ const (
 	// none is dropped unanswered.
 	MaxDeliver = 10
 	// DefaultAckWait is how long a job whose worker died waits before another
-	// worker takes it: workers that live say so every third of it.
-	DefaultAckWait = 30 * time.Second
+	// worker takes it: workers that live say so every third of it. It
+	// outlasts a stream leader's election (about 3.5 s), during which those
+	// signs of life may be lost.
+	DefaultAckWait = 10 * time.Second
 )
+
+// pullOpts make every consumer of ours notice within a few seconds that the
+// server holding its pull went away (a node died, its consumer moved), and
+// pull again from the new one: a pull lasts 5 s, and a missed heartbeat of
+// a second ends it.
+var pullOpts = []jetstream.PullConsumeOpt{jetstream.PullExpiry(5 * time.Second), jetstream.PullHeartbeat(time.Second)}
 
 // DefaultJobBackoff spaces out the deliveries of a job whose handler failed
 // for a passing reason at delivery attempt (from 1): it doubles from one second up to a minute, with a quarter of
@@ -126,7 +134,7 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		default:
 			_ = m.NakWithDelay(backoff(j.Attempt))
 		}
-	}, jetstream.PullMaxMessages(1))
+	}, append(pullOpts, jetstream.PullMaxMessages(1))...)
 	if err != nil {
 		return unavailable(err)
 	}

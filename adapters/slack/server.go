@@ -49,6 +49,10 @@ type Server struct {
 	Interactions engine.Interactions
 	// API opens modals; nil without a bot token, and "/h" alone shows help.
 	API *slack.Client
+	// EnqueueWithin bounds how long a request waits for the queue while it
+	// cannot be reached, DefaultEnqueueWithin when zero; EnqueueAttempt
+	// bounds each try, DefaultEnqueueAttempt when zero.
+	EnqueueWithin, EnqueueAttempt time.Duration
 	// OAuth installs the app into workspaces; nil with a single bot token.
 	OAuth *OAuth
 	// Respond posts to a response_url: a Responder's Respond.
@@ -59,6 +63,13 @@ type Server struct {
 	// returned.
 	background sync.WaitGroup
 }
+
+// Defaults of the enqueue's retries: within Slack's 3 s with room for the
+// request's own time, each try short enough for a few.
+const (
+	DefaultEnqueueWithin  = 2200 * time.Millisecond
+	DefaultEnqueueAttempt = 700 * time.Millisecond
+)
 
 // Wait waits for the answers the server posts after their requests returned:
 // call it once the HTTP server has shut down.
@@ -90,7 +101,7 @@ func newMetrics() *metrics {
 	return m
 }
 
-// Handler returns the HTTP routes.
+// Handler returns the HTTP routes: Slack's endpoints, health and metrics.
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -98,8 +109,7 @@ func (s *Server) Handler() http.Handler {
 	if s.MaxBody == 0 {
 		s.MaxBody = DefaultMaxBody
 	}
-	s.metrics = newMetrics()
-	mux := http.NewServeMux()
+	mux := s.health()
 	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
 	mux.Handle("POST /slack/events", s.counted("events", s.events))
 	mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
@@ -108,6 +118,16 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /slack/install", s.OAuth.install)
 		mux.HandleFunc("GET /slack/oauth/callback", s.OAuth.callback)
 	}
+	return mux
+}
+
+// HealthHandler returns only /healthz, /readyz and /metrics: what a process
+// that takes no requests (a worker) serves.
+func (s *Server) HealthHandler() http.Handler { return s.health() }
+
+func (s *Server) health() *http.ServeMux {
+	s.metrics = newMetrics()
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Ready != nil {
@@ -239,13 +259,53 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 
 // enqueue stores a job durably and records it as queued, so jobs shows it
 // from now on. A job enqueued before (a retried request) is a duplicate.
+//
+// While the queue cannot be reached (a NATS node died and its streams elect
+// a new leader, which takes a few seconds), it tries again until
+// EnqueueWithin has passed, each attempt bounded by EnqueueAttempt: the same
+// id makes a retry of a write that landed a duplicate. Past that, the job is
+// recorded as refused, so that a write that landed late runs nothing, and
+// the error is returned: the person is told nothing ran.
 func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, error) {
 	if job.Workspace == "" {
 		job.Workspace = job.Reply["team"]
 	}
-	dup, err := s.Queue.Enqueue(ctx, job)
-	if err != nil || dup || job.Reply["refusal"] != "" {
-		return dup, err // a refusal was decided and audited: no job runs
+	within, each := s.EnqueueWithin, s.EnqueueAttempt
+	if within <= 0 {
+		within = DefaultEnqueueWithin
+	}
+	if each <= 0 {
+		each = DefaultEnqueueAttempt
+	}
+	deadline := time.Now().Add(within)
+	var dup bool
+	var err error
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, min(each, time.Until(deadline)))
+		dup, err = s.Queue.Enqueue(actx, job)
+		cancel()
+		left := time.Until(deadline)
+		if engine.ErrorCode(err) != engine.Unavailable || left < 20*time.Millisecond || ctx.Err() != nil {
+			break
+		}
+		s.Log.Warn("enqueue failed; trying again", "job", job.ID, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(attempt)*50*time.Millisecond, 250*time.Millisecond, left)):
+		}
+	}
+	if err != nil {
+		if job.Reply["refusal"] == "" {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), each)
+			if rerr := s.Engine.Refuse(rctx, job, "chatops could not store the command in time; it was not run"); rerr != nil {
+				s.Log.Error("recording a refused job", "job", job.ID, "err", rerr)
+			}
+			cancel()
+		}
+		return false, err
+	}
+	if dup || job.Reply["refusal"] != "" {
+		return dup, nil // a refusal was decided and audited: no job runs
 	}
 	if err := s.Engine.Accept(ctx, job); err != nil {
 		// The job is queued; its worker records it when it starts.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -37,8 +38,16 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	opts := natsadapter.Options{URL: e.globals.NatsURL, SyncAlways: e.globals.Sync}
-	if opts.URL == "" {
+	opts := natsadapter.Options{URL: e.globals.NatsURL, SyncAlways: e.globals.Sync, Replicas: e.globals.Replicas}
+	if opts.URL != "" {
+		g := e.globals
+		connect, err := natsadapter.ConnectOptions(natsadapter.Auth{Creds: g.NatsCreds, NKey: g.NatsNKey, TLSCA: g.NatsTLSCA, TLSCert: g.NatsTLSCert, TLSKey: g.NatsTLSKey},
+			slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn - e.logVerbosity()})))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		opts.Connect = connect
+	} else {
 		opts.DataDir = e.dataDir()
 		opts.Spawn = spawnLocal(opts.DataDir, e.globals.Sync)
 	}
@@ -112,4 +121,14 @@ func localUser() string {
 		return n
 	}
 	return "unknown"
+}
+
+// logVerbosity lowers the NATS connection's log level for chatops serve,
+// whose log is read, so reconnects show as info; one-shot commands show
+// only warnings.
+func (e *env) logVerbosity() slog.Level {
+	if e.serving {
+		return slog.LevelWarn - slog.LevelInfo
+	}
+	return 0
 }

@@ -39,13 +39,19 @@ type CLI struct {
 
 // Globals are the options every command shares; each has an environment twin.
 type Globals struct {
-	Data    string `help:"Data dir of the local NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
-	Config  string `help:"Config file (default ./chatops.yaml, else chatops/config.yaml in the user's config dir, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
-	NatsURL string `name:"nats-url" help:"NATS server or cluster to use instead of the local one." env:"CHATOPS_NATS_URL" placeholder:"URL"`
-	Sync    bool   `name:"sync" help:"Flush every write of the local store to disk before acknowledging it." env:"CHATOPS_SYNC"`
-	Output  string `help:"Output format: text or json." enum:"text,json" default:"text" short:"o"`
-	Yes     bool   `help:"Answer yes to confirmations (needed when not on a terminal)." short:"y"`
-	As      string `help:"Run as another user, if policy lets you." placeholder:"USER"`
+	Data        string `help:"Data dir of the local NATS server." env:"CHATOPS_DATA" placeholder:"DIR"`
+	Config      string `help:"Config file (default ./chatops.yaml, else chatops/config.yaml in the user's config dir, else the built-in demo)." env:"CHATOPS_CONFIG" placeholder:"FILE"`
+	NatsURL     string `name:"nats-url" help:"NATS server or cluster to use instead of the local one: one URL, or several seeds separated by commas." env:"CHATOPS_NATS_URL" placeholder:"URL"`
+	NatsCreds   string `name:"nats-creds" help:"NATS credentials file (JWT and NKey seed)." env:"CHATOPS_NATS_CREDS" placeholder:"FILE" type:"path"`
+	NatsNKey    string `name:"nats-nkey" help:"NATS NKey seed file." env:"CHATOPS_NATS_NKEY" placeholder:"FILE" type:"path"`
+	NatsTLSCA   string `name:"nats-tls-ca" help:"CA certificate to verify the NATS servers with." env:"CHATOPS_NATS_TLS_CA" placeholder:"FILE" type:"path"`
+	NatsTLSCert string `name:"nats-tls-cert" help:"Client certificate for NATS (mutual TLS)." env:"CHATOPS_NATS_TLS_CERT" placeholder:"FILE" type:"path"`
+	NatsTLSKey  string `name:"nats-tls-key" help:"The client certificate's key." env:"CHATOPS_NATS_TLS_KEY" placeholder:"FILE" type:"path"`
+	Replicas    int    `name:"replicas" help:"Replicas of each stream and bucket on a NATS cluster (default: the cluster's size, at most 3)." env:"CHATOPS_REPLICAS" placeholder:"N"`
+	Sync        bool   `name:"sync" help:"Flush every write of the local store to disk before acknowledging it." env:"CHATOPS_SYNC"`
+	Output      string `help:"Output format: text or json." enum:"text,json" default:"text" short:"o"`
+	Yes         bool   `help:"Answer yes to confirmations (needed when not on a terminal)." short:"y"`
+	As          string `help:"Run as another user, if policy lets you." placeholder:"USER"`
 }
 
 // env is what commands need from the process.
@@ -59,6 +65,8 @@ type env struct {
 	globals        *Globals
 	// saidDemo is set once stderr has said the demo config is in use.
 	saidDemo bool
+	// serving is set by chatops serve, whose log is read.
+	serving bool
 }
 
 // exitError carries an exit status out of a command's Run after the command

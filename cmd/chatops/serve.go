@@ -24,7 +24,8 @@ import (
 // Every Slack setting may also come from the config file's slack section; the
 // command line and the environment win.
 type ServeCmd struct {
-	Addr            string        `help:"Address to listen on." default:"127.0.0.1:8080" env:"CHATOPS_ADDR"`
+	Role            string        `help:"What this process does: all; gateway (takes Slack requests and webhooks, runs nothing); worker (runs jobs, delivers answers and notifications; its HTTP, with --addr, is health and metrics only)." enum:"all,gateway,worker" default:"all" env:"CHATOPS_ROLE"`
+	Addr            string        `help:"Address to listen on (default 127.0.0.1:8080; a worker listens only when given one)." env:"CHATOPS_ADDR" placeholder:"HOST:PORT"`
 	SigningSecret   string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
 	BotToken        string        `name:"bot-token" help:"The bot token, for a single workspace." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
 	ClientID        string        `name:"client-id" help:"The app's client id, to install it into workspaces with OAuth." env:"SLACK_CLIENT_ID" placeholder:"ID"`
@@ -34,9 +35,9 @@ type ServeCmd struct {
 	APIURL          string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
 	ResponseHosts   []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
 	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
-	Workers         int           `help:"Workers running jobs in this process (0: a gateway only)." default:"4"`
+	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
-	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"30s" env:"CHATOPS_JOB_ACK_WAIT"`
+	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"10s" env:"CHATOPS_JOB_ACK_WAIT"`
 }
 
 func or(a, b string) string {
@@ -48,6 +49,14 @@ func or(a, b string) string {
 
 // Run serves until interrupted.
 func (s *ServeCmd) Run(e *env) error {
+	e.serving = true
+	gateway, working := s.Role != "worker", s.Role != "gateway"
+	if !working {
+		s.Workers = 0
+	}
+	if s.Addr == "" && gateway {
+		s.Addr = "127.0.0.1:8080"
+	}
 	eng, closeEngine, conn, err := e.openEngineWith(true)
 	if err != nil {
 		return err
@@ -64,7 +73,7 @@ func (s *ServeCmd) Run(e *env) error {
 	if len(s.ResponseHosts) == 0 {
 		s.ResponseHosts = slackadapter.DefaultResponseHosts
 	}
-	if s.SigningSecret == "" {
+	if s.SigningSecret == "" && gateway {
 		return &engine.Error{Code: engine.Invalid, Msg: "no signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information page shows it)"}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
@@ -175,23 +184,33 @@ func (s *ServeCmd) Run(e *env) error {
 			deliveries.Go(func() { notify(deliveryCtx) })
 		}
 	}
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		stopJobs()
-		stopDelivery()
-		jobs.Wait()
-		deliveries.Wait()
-		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("listening on %s: %v", s.Addr, err)}
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/hooks/", hooks.Handler())
-	mux.Handle("/", srv.Handler())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
-	log.Info("serving Slack", "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
-		"github_hook", len(hooks.GitHubSecret) > 0, "generic_hook", len(hooks.Secret) > 0, "notifications", notify != nil && s.Workers > 0)
-	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
+	var hs *http.Server
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if s.Addr != "" {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			stopJobs()
+			stopDelivery()
+			jobs.Wait()
+			deliveries.Wait()
+			return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("listening on %s: %v", s.Addr, err)}
+		}
+		mux := http.NewServeMux()
+		if gateway {
+			mux.Handle("/hooks/", hooks.Handler())
+			mux.Handle("/", srv.Handler())
+		} else {
+			mux.Handle("/", srv.HealthHandler())
+		}
+		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+		go func() { errc <- hs.Serve(ln) }()
+		log.Info("serving", "role", s.Role, "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
+			"github_hook", gateway && len(hooks.GitHubSecret) > 0, "generic_hook", gateway && len(hooks.Secret) > 0, "notifications", notify != nil && s.Workers > 0)
+		fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
+	} else {
+		log.Info("serving", "role", s.Role, "workers", s.Workers, "http", "none (give --addr for /healthz, /readyz and /metrics)", "notifications", notify != nil && s.Workers > 0)
+		fmt.Fprintf(e.stdout, "working, without HTTP\n")
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -203,8 +222,10 @@ func (s *ServeCmd) Run(e *env) error {
 	// part of the shutdown is short, so the jobs' grace stays the bound.
 	shutdown, done := context.WithTimeout(context.Background(), min(s.ShutdownTimeout, 5*time.Second))
 	defer done()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("requests cut short", "err", err)
+	if hs != nil {
+		if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("requests cut short", "err", err)
+		}
 	}
 	srv.Wait() // answers to clicks still being posted
 	stopJobs() // no new jobs; running ones get the queue's grace, then are handed back
