@@ -83,3 +83,25 @@ func (s *Interactions) Take(ctx context.Context, id string) (*engine.Interaction
 	}
 	return i, nil
 }
+
+// List returns every pending question, for sweeping those past their
+// deadline; the bucket holds only the questions of the last InteractionTTL.
+func (s *Interactions) List(ctx context.Context) ([]*engine.Interaction, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var out []*engine.Interaction
+	for k := range keys.Keys() {
+		i, _, err := s.get(ctx, k)
+		if engine.ErrorCode(err) == engine.NotFound {
+			continue // answered meanwhile
+		}
+		if err != nil {
+			_ = keys.Stop()
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}

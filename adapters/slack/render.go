@@ -204,3 +204,11 @@ func RenderHelp(g *grammar.Grammar, allowed func(*grammar.Spec) bool, slash stri
 
 // errAs is errors.As, for the one place a short name reads better.
 func errAs(err error, target any) bool { return errors.As(err, target) }
+
+// RenderExpired replaces a question nobody answered in time: it says the
+// command did not run.
+func RenderExpired(q *engine.Interaction) Message {
+	text := fmt.Sprintf(":hourglass: This question expired at %s unanswered: `%s` was not run. Run it again to be asked again.",
+		q.Expires.UTC().Format("15:04 UTC"), escape(q.Command))
+	return Message{ReplaceOriginal: true, Text: "expired: " + q.Command + " was not run", Blocks: []slack.Block{section(text)}}
+}

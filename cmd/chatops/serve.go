@@ -37,6 +37,7 @@ type ServeCmd struct {
 	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
 	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
+	LeaseTTL        time.Duration `name:"lease-ttl" help:"How long periodic work (expiring unanswered questions) waits before another process takes it over from one that died; the same for every process." default:"10s" env:"CHATOPS_LEASE_TTL"`
 	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"10s" env:"CHATOPS_JOB_ACK_WAIT"`
 }
 
@@ -183,6 +184,19 @@ func (s *ServeCmd) Run(e *env) error {
 		if notify != nil {
 			deliveries.Go(func() { notify(deliveryCtx) })
 		}
+		leases, err := conn.Leases(e.ctx, s.LeaseTTL)
+		if err != nil {
+			stopJobs()
+			stopDelivery()
+			jobs.Wait()
+			deliveries.Wait()
+			return err
+		}
+		deliveries.Go(func() {
+			leases.Run(deliveryCtx, "periodic", worker.Name, periodic(eng, inter, responder, log), func(held bool) {
+				log.Info("periodic work", "held", held, "process", worker.Name)
+			})
+		})
 	}
 	var hs *http.Server
 	errc := make(chan error, 1)
@@ -310,4 +324,37 @@ func (s *ServeCmd) notifier(e *env, eng *engine.Engine, conn *natsadapter.Conn, 
 		})
 		wg.Wait()
 	}, nil
+}
+
+// periodicEvery is how often periodic work runs while this process holds its
+// lease.
+const periodicEvery = 5 * time.Second
+
+// periodic is the work one process at a time does: questions nobody answered
+// in time are taken, audited as expired, and replaced in Slack by a line
+// saying the command did not run.
+func periodic(eng *engine.Engine, inter engine.QuestionList, responder *slackadapter.Responder, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		tick := time.NewTicker(periodicEvery)
+		defer tick.Stop()
+		for {
+			n, err := eng.ExpireQuestions(ctx, inter, func(ctx context.Context, q *engine.Interaction) {
+				if u := q.Reply["response_url"]; u != "" {
+					if err := responder.Respond(ctx, u, slackadapter.RenderExpired(q)); err != nil {
+						log.Warn("saying a question expired", "question", q.ID, "err", err)
+					}
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Warn("expiring questions", "err", err)
+			} else if n > 0 {
+				log.Info("questions expired", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
 }
