@@ -29,6 +29,8 @@ import (
 func BenchmarkSlashLoad(b *testing.B) {
 	b.Run("rate=500", func(b *testing.B) { slashLoad(b, 500, 16, false) })
 	b.Run("saturated", func(b *testing.B) { slashLoad(b, 0, 64, false) })
+	// The concurrency of the comparison with Bolt (issue 12).
+	b.Run("saturated,clients=16", func(b *testing.B) { slashLoad(b, 0, 16, false) })
 	// With every write flushed to disk before the ack (--sync).
 	b.Run("rate=500,sync", func(b *testing.B) { slashLoad(b, 500, 16, true) })
 	b.Run("saturated,sync", func(b *testing.B) { slashLoad(b, 0, 64, true) })

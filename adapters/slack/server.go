@@ -69,6 +69,9 @@ type Server struct {
 const (
 	DefaultEnqueueWithin  = 2200 * time.Millisecond
 	DefaultEnqueueAttempt = 700 * time.Millisecond
+	// refuseWithin bounds the write that records a refusal, which the ack
+	// waits for.
+	refuseWithin = 400 * time.Millisecond
 )
 
 // Wait waits for the answers the server posts after their requests returned:
@@ -296,7 +299,7 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 	}
 	if err != nil {
 		if job.Reply["refusal"] == "" {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), each)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refuseWithin)
 			if rerr := s.Engine.Refuse(rctx, job, "chatops could not store the command in time; it was not run"); rerr != nil {
 				s.Log.Error("recording a refused job", "job", job.ID, "err", rerr)
 			}
@@ -307,10 +310,17 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 	if dup || job.Reply["refusal"] != "" {
 		return dup, nil // a refusal was decided and audited: no job runs
 	}
-	if err := s.Engine.Accept(ctx, job); err != nil {
-		// The job is queued; its worker records it when it starts.
-		s.Log.Warn("recording a queued job", "job", job.ID, "err", err)
-	}
+	// Recorded beside the ack, not before it: the job is durable already,
+	// its worker records it when it starts anyway, and a store whose jobs
+	// bucket is electing a leader must not hold up the ack past Slack's
+	// 3 s.
+	s.background.Go(func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.Engine.Accept(actx, job); err != nil {
+			s.Log.Warn("recording a queued job", "job", job.ID, "err", err)
+		}
+	})
 	return false, nil
 }
 
