@@ -141,6 +141,14 @@ type AuditLog interface {
 	// Read returns the records that match q, oldest first: those appended and
 	// those that came with ledger changes.
 	Read(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+	// Export passes every record that q selects to fn (q.Limit aside), from
+	// both sources, holding only a few at a time, and returns fn's first
+	// error. The records of each source come in the order they were stored,
+	// and the two sources are interleaved by the time each record was stored:
+	// sorted by At as far as the writers' clocks agree. It ends with the last
+	// record there was when it began. It returns Unavailable when the log
+	// cannot be reached.
+	Export(ctx context.Context, q AuditQuery, fn func(*AuditRecord) error) error
 }
 
 // Jobs keeps the record of every command run as a job: from the moment it is
@@ -191,9 +199,12 @@ type AuditRecord struct {
 
 // AuditQuery selects audit records.
 type AuditQuery struct {
+	// Pipeline selects the records of one pipeline; all when empty.
 	Pipeline string
-	Since    time.Time
-	Limit    int
+	// Since selects the records stored at or after it; all when zero.
+	Since time.Time
+	// Limit keeps the Limit records stored last; all when zero.
+	Limit int
 }
 
 // Job states.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -164,46 +165,360 @@ func (a *Audit) Append(ctx context.Context, r *engine.AuditRecord) error {
 	return nil
 }
 
-// Read implements engine.AuditLog.
+// Read implements engine.AuditLog. With a limit it returns the q.Limit
+// records stored last (by the time the store received them), oldest first by
+// At; it reads them backwards from the end of each stream, and from the audit
+// stream's oldest record it keeps on, only the ledger's changes stored since,
+// so it reads about q.Limit records whatever the length of the streams. Without
+// a limit it returns every record that q selects.
 func (a *Audit) Read(ctx context.Context, q engine.AuditQuery) ([]engine.AuditRecord, error) {
-	var out []engine.AuditRecord
-	read := func(stream, subject string, decode func([]byte) *engine.AuditRecord) error {
-		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-		if q.Pipeline != "" {
-			cfg.FilterSubjects = []string{subject}
+	var recs []stamped
+	if q.Limit <= 0 {
+		err := a.export(ctx, q, func(r *stamped) error { recs = append(recs, *r); return nil })
+		if err != nil {
+			return nil, err
 		}
-		if !q.Since.IsZero() {
-			since := q.Since
-			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-		}
-		return readStream(ctx, a.js, stream, cfg, func(data []byte) {
-			if r := decode(data); r != nil {
-				out = append(out, *r)
+	} else {
+		since := q.Since
+		for _, src := range auditSources(q.Pipeline) {
+			got, err := tail(ctx, a.js, src.stream, src.filter, q.Limit, since, src.decode)
+			if err != nil {
+				return nil, err
 			}
-		})
+			recs = append(recs, got...)
+			// A record the next stream stored before the oldest of these
+			// q.Limit is not among the newest q.Limit.
+			if len(got) == q.Limit && got[0].stored.After(since) {
+				since = got[0].stored
+			}
+		}
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].stored.Before(recs[j].stored) })
+		recs = recs[max(0, len(recs)-q.Limit):]
 	}
-	err := read(AuditStream, subject(q.Pipeline), func(data []byte) *engine.AuditRecord {
-		var r engine.AuditRecord
-		if json.Unmarshal(data, &r) != nil {
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].rec.At.Before(recs[j].rec.At) })
+	out := make([]engine.AuditRecord, len(recs))
+	for i := range recs {
+		out[i] = recs[i].rec
+	}
+	return out, nil
+}
+
+// Export implements engine.AuditLog. It reads both streams at once, one
+// batch of each at a time, and passes on whichever record the store received
+// first: each stream's records in the order it stored them, and the two
+// interleaved by the time they were stored. It ends with the last record there
+// was when it began.
+func (a *Audit) Export(ctx context.Context, q engine.AuditQuery, fn func(*engine.AuditRecord) error) error {
+	return a.export(ctx, q, func(r *stamped) error { return fn(&r.rec) })
+}
+
+func (a *Audit) export(ctx context.Context, q engine.AuditQuery, fn func(*stamped) error) error {
+	srcs := auditSources(q.Pipeline)
+	curs := make([]*cursor, len(srcs))
+	heads := make([]*stamped, len(srcs))
+	defer func() {
+		for _, c := range curs {
+			c.close()
+		}
+	}()
+	// advance moves heads[i] to the next record of source i; nil at its end.
+	advance := func(i int) error {
+		for heads[i] = nil; ; {
+			m, err := curs[i].next()
+			if m == nil || err != nil {
+				return err
+			}
+			if r, ok := srcs[i].decode(m); ok {
+				heads[i] = &r
+				return nil
+			}
+		}
+	}
+	for i, src := range srcs {
+		c, err := openCursor(ctx, a.js, src.stream, src.filter, fromTime(q.Since), cursorBatch)
+		if err != nil {
+			return err
+		}
+		curs[i] = c
+		if err := advance(i); err != nil {
+			return err
+		}
+	}
+	for {
+		first := -1
+		for i, h := range heads {
+			if h != nil && (first < 0 || h.stored.Before(heads[first].stored)) {
+				first = i
+			}
+		}
+		if first < 0 {
 			return nil
 		}
-		return &r
-	})
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(heads[first]); err != nil {
+			return err
+		}
+		if err := advance(first); err != nil {
+			return err
+		}
+	}
+}
+
+// stamped is an audit record and when its stream stored it.
+type stamped struct {
+	rec    engine.AuditRecord
+	stored time.Time
+}
+
+// auditSource is a stream holding audit records, and how to find them.
+type auditSource struct {
+	stream, filter string
+	decode         func(jetstream.Msg) (stamped, bool)
+}
+
+// auditSources are the audit stream and the ledger's, the first the denser:
+// Read reads it first, and the ledger then only back to its oldest record.
+func auditSources(pipeline string) []auditSource {
+	audit, ledger := auditSubject+".>", releasesSubject+".>"
+	if pipeline != "" {
+		audit, ledger = subject(pipeline), ledgerSubject(pipeline)
+	}
+	return []auditSource{
+		{AuditStream, audit, func(m jetstream.Msg) (stamped, bool) {
+			var s stamped
+			return s, json.Unmarshal(m.Data(), &s.rec) == nil && stampOf(m, &s)
+		}},
+		{ReleasesStream, ledger, func(m jetstream.Msg) (stamped, bool) {
+			// Only the record: the change's state is skipped, not built.
+			var ch struct {
+				Audit *engine.AuditRecord `json:"audit"`
+			}
+			var s stamped
+			if json.Unmarshal(m.Data(), &ch) != nil || ch.Audit == nil { // nil for the releases of older versions
+				return s, false
+			}
+			s.rec = *ch.Audit
+			return s, stampOf(m, &s)
+		}},
+	}
+}
+
+func stampOf(m jetstream.Msg, s *stamped) bool {
+	md, err := m.Metadata()
 	if err != nil {
-		return nil, err
+		return false
 	}
-	err = read(ReleasesStream, ledgerSubject(q.Pipeline), func(data []byte) *engine.AuditRecord {
-		var ch engine.Change
-		if json.Unmarshal(data, &ch) != nil {
+	s.stored = md.Timestamp
+	return true
+}
+
+// tail returns the last limit messages that filter selects in a stream, among
+// those stored since the given time (any, when zero), decoded, oldest first;
+// a message decode refuses does not count. It reads backwards from the end,
+// in windows of sequences that double until it has limit, reaches the start
+// of the stream or the time, so that it reads about limit messages, and holds
+// at most limit decoded ones: memory follows limit, not the stream.
+func tail[T any](ctx context.Context, js jetstream.JetStream, stream, filter string, limit int, since time.Time, decode func(jetstream.Msg) (T, bool)) ([]T, error) {
+	if !since.IsZero() {
+		// Few messages since then: read them forward, at once.
+		c, err := openCursor(ctx, js, stream, filter, fromTime(since), cursorBatch)
+		if err != nil {
+			return nil, err
+		}
+		if c.left <= uint64(4*limit) {
+			keep := newest[T]{n: limit}
+			err := c.each(func(m jetstream.Msg, _ *jetstream.MsgMetadata) bool {
+				if v, ok := decode(m); ok {
+					keep.add(v)
+				}
+				return true
+			})
+			c.close()
+			return keep.list(), err
+		}
+		c.close()
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	state := st.CachedInfo().State
+	if state.Msgs == 0 {
+		return nil, nil
+	}
+	var chunks [][]T // newest first
+	found, stop, window := 0, state.LastSeq+1, uint64(max(limit, 1))
+	// after counts the messages filter selects from stop on, as the last
+	// window's cursor counted them: those a cursor from start counts past
+	// them are the window's, so that it fetches no more.
+	var after uint64
+	for found < limit && stop > state.FirstSeq {
+		start := stop - min(window, stop-state.FirstSeq)
+		c, err := openCursor(ctx, js, stream, filter, fromSeq(start), int(min(window, cursorBatch)))
+		if err != nil {
+			return nil, err
+		}
+		all := c.left
+		c.left -= min(after, c.left)
+		after = all
+		keep, older := newest[T]{n: limit - found}, false
+		err = c.each(func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
+			switch {
+			case md.Sequence.Stream >= stop:
+				return false // read in the window before
+			case md.Timestamp.Before(since):
+				older = true
+			default:
+				if v, ok := decode(m); ok {
+					keep.add(v)
+				}
+			}
+			return true
+		})
+		c.close()
+		if err != nil {
+			return nil, err
+		}
+		chunk := keep.list()
+		chunks, found = append(chunks, chunk), found+len(chunk)
+		if older {
+			break
+		}
+		stop, window = start, window*2
+	}
+	out := make([]T, 0, found)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		out = append(out, chunks[i]...)
+	}
+	return out, nil
+}
+
+// newest keeps the last n values it is given, in at most 2n of memory.
+type newest[T any] struct {
+	n    int
+	vals []T
+}
+
+func (k *newest[T]) add(v T) {
+	if k.n <= 0 {
+		return
+	}
+	if len(k.vals) == 2*k.n {
+		k.vals = append(k.vals[:0], k.vals[k.n:]...)
+	}
+	k.vals = append(k.vals, v)
+}
+
+func (k *newest[T]) list() []T { return k.vals[max(0, len(k.vals)-k.n):] }
+
+// cursorBatch is how many messages a cursor fetches at a time.
+const cursorBatch = 256
+
+// cursor reads the messages of a stream that a filter selects, oldest first,
+// through an ephemeral consumer of its own, up to the last one the stream had
+// when the cursor opened. It holds one batch at a time.
+type cursor struct {
+	ctx    context.Context
+	js     jetstream.JetStream
+	stream string
+	cons   jetstream.Consumer
+	// left counts the messages still to read, as the consumer counted them
+	// when it was created.
+	left  uint64
+	size  int
+	batch []jetstream.Msg
+}
+
+// fromSeq starts a consumer at a sequence.
+func fromSeq(seq uint64) func(*jetstream.ConsumerConfig) {
+	return func(cfg *jetstream.ConsumerConfig) {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
+	}
+}
+
+// fromTime starts a consumer with the first message stored at or after t, or
+// at the first message when t is zero.
+func fromTime(t time.Time) func(*jetstream.ConsumerConfig) {
+	return func(cfg *jetstream.ConsumerConfig) {
+		if !t.IsZero() {
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+		}
+	}
+}
+
+func openCursor(ctx context.Context, js jetstream.JetStream, stream, filter string, start func(*jetstream.ConsumerConfig), size int) (*cursor, error) {
+	cfg := jetstream.ConsumerConfig{
+		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
+		FilterSubject: filter, MemoryStorage: true, Replicas: 1,
+		// Removed by close; this only if the process dies first.
+		InactiveThreshold: time.Minute,
+	}
+	start(&cfg)
+	cons, err := js.CreateConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("reading stream %s: %w", stream, err))
+	}
+	return &cursor{ctx: ctx, js: js, stream: stream, cons: cons, left: cons.CachedInfo().NumPending, size: max(size, 1)}, nil
+}
+
+// next returns the next message, or nil after the last.
+func (c *cursor) next() (jetstream.Msg, error) {
+	if len(c.batch) == 0 && c.left > 0 {
+		b, err := c.cons.FetchNoWait(int(min(c.left, uint64(c.size))))
+		if err != nil {
+			return nil, unavailable(fmt.Errorf("reading stream %s: %w", c.stream, err))
+		}
+		for m := range b.Messages() {
+			c.batch = append(c.batch, m)
+		}
+		switch err := b.Error(); {
+		case err != nil && !errors.Is(err, jetstream.ErrNoMessages):
+			return nil, unavailable(fmt.Errorf("reading stream %s: %w", c.stream, err))
+		case len(c.batch) == 0:
+			c.left = 0 // aged out meanwhile
+		}
+	}
+	if len(c.batch) == 0 {
+		return nil, nil
+	}
+	m := c.batch[0]
+	c.batch[0] = nil
+	c.batch = c.batch[1:]
+	c.left--
+	if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+		c.left = 0
+	}
+	return m, nil
+}
+
+// each passes the messages left to fn, with their metadata, until fn returns
+// false.
+func (c *cursor) each(fn func(jetstream.Msg, *jetstream.MsgMetadata) bool) error {
+	for {
+		m, err := c.next()
+		if m == nil || err != nil {
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return &engine.Error{Code: engine.Internal, Msg: "a message of stream " + c.stream + " has no metadata", Err: err}
+		}
+		if !fn(m, md) {
 			return nil
 		}
-		return ch.Audit // nil for the releases of older versions
-	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[len(out)-q.Limit:]
 	}
-	return out, err
+}
+
+// close removes the cursor's consumer.
+func (c *cursor) close() {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
+	defer cancel()
+	_ = c.js.DeleteConsumer(ctx, c.stream, c.cons.CachedInfo().Name)
 }
 
 // readStream passes every message of a stream that cfg selects to fn, oldest
@@ -327,40 +642,17 @@ func (j *Jobs) get(ctx context.Context, id string) (*engine.Job, uint64, error) 
 }
 
 // List implements engine.Jobs: it reads the bucket's stream backwards from its
-// last message, so it costs a few reads whatever the number of jobs.
+// last message (see tail), so it costs a few reads whatever the number of
+// jobs. The bucket keeps one message a job, its last write, so the stream's
+// last messages are the jobs changed last.
 func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
-	stream, err := j.js.Stream(ctx, "KV_"+JobsBucket)
-	if err != nil {
-		return nil, unavailable(err)
+	if limit <= 0 {
+		return nil, nil
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	var out []engine.Job
-	seen := map[string]bool{}
-	// Each job is written a few times, and superseded writes are gone: a
-	// bounded scan finds the latest jobs without reading them all.
-	budget := max(limit, 1) * 50
-	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out) < limit && budget > 0; seq-- {
-		budget--
-		m, err := stream.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		key := strings.TrimPrefix(m.Subject, "$KV."+JobsBucket+".")
-		if seen[key] || len(m.Data) == 0 {
-			seen[key] = true
-			continue
-		}
-		seen[key] = true
+	jobs, err := tail(ctx, j.js, "KV_"+JobsBucket, "$KV."+JobsBucket+".>", limit, time.Time{}, func(m jetstream.Msg) (engine.Job, bool) {
 		var job engine.Job
-		if json.Unmarshal(m.Data, &job) == nil {
-			out = append(out, job)
-		}
-	}
-	return out, nil
+		return job, len(m.Data()) > 0 && json.Unmarshal(m.Data(), &job) == nil // empty: deleted
+	})
+	slices.Reverse(jobs)
+	return jobs, err
 }

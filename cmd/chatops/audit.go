@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,21 +14,28 @@ import (
 
 // AuditCmd reads the audit stream.
 type AuditCmd struct {
-	Pipeline string        `help:"Only commands on this pipeline." placeholder:"NAME"`
-	Since    time.Duration `help:"Only commands from this long ago (e.g. 24h)." placeholder:"DURATION"`
-	Limit    int           `help:"At most this many records, the newest." default:"100"`
+	Pipeline string    `help:"Only commands on this pipeline." placeholder:"NAME"`
+	Since    sinceFlag `help:"Only commands from this long ago (e.g. 24h, 7d) or since this time (e.g. 2006-01-02, or RFC 3339)." placeholder:"DURATION|TIME"`
+	Limit    int       `help:"At most this many records, the newest (not with --export)." default:"100"`
+	Export   bool      `help:"Write every record as NDJSON (one JSON object a line) to stdout, in the order they were stored, for archiving."`
+
+	now func() time.Time // time.Now when nil
 }
 
-// Run prints the records, oldest first.
+// Run prints the records, oldest first, or exports them all.
 func (a *AuditCmd) Run(e *env) error {
 	eng, closeEngine, err := e.openEngine()
 	if err != nil {
 		return err
 	}
 	defer closeEngine()
-	q := engine.AuditQuery{Pipeline: a.Pipeline, Limit: a.Limit}
-	if a.Since > 0 {
-		q.Since = time.Now().Add(-a.Since)
+	now := a.now
+	if now == nil {
+		now = time.Now
+	}
+	q := engine.AuditQuery{Pipeline: a.Pipeline, Limit: a.Limit, Since: a.Since.from(now())}
+	if a.Export {
+		return exportAudit(e, eng.Audit, q)
 	}
 	recs, err := eng.Audit.Read(e.ctx, q)
 	if err != nil {
@@ -51,6 +61,61 @@ func (a *AuditCmd) Run(e *env) error {
 		return terminal.RenderJSON(e.stdout, res)
 	}
 	return terminal.Render(e.stdout, res, e.style)
+}
+
+// exportAudit writes every record q selects to stdout as it reads them, one
+// JSON object a line, whatever --output says: the format of an archive.
+func exportAudit(e *env, log engine.AuditLog, q engine.AuditQuery) error {
+	w := bufio.NewWriter(e.stdout)
+	enc := json.NewEncoder(w)
+	err := log.Export(e.ctx, q, func(r *engine.AuditRecord) error { return enc.Encode(r) })
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// sinceFlag is --since: a duration back from now, or a time.
+type sinceFlag struct {
+	ago time.Duration
+	at  time.Time
+}
+
+// sinceLayouts are the times --since takes, besides durations.
+var sinceLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"}
+
+// UnmarshalText parses a duration (24h, 90m, or days: 7d) or a time in one
+// of sinceLayouts (local time unless it says its zone).
+func (s *sinceFlag) UnmarshalText(b []byte) error {
+	v := strings.TrimSpace(string(b))
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.ParseUint(days, 10, 16); err == nil {
+			*s = sinceFlag{ago: time.Duration(n) * 24 * time.Hour}
+			return nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return fmt.Errorf("%q is negative: give how long ago, e.g. 24h", v)
+		}
+		*s = sinceFlag{ago: d}
+		return nil
+	}
+	for _, layout := range sinceLayouts {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			*s = sinceFlag{at: t}
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is neither a duration (24h, 90m, 7d) nor a time (2006-01-02, 2006-01-02 15:04, or RFC 3339 as 2006-01-02T15:04:05Z)", v)
+}
+
+// from is the time the flag means at now; zero when it was not given.
+func (s sinceFlag) from(now time.Time) time.Time {
+	if s.ago > 0 {
+		return now.Add(-s.ago)
+	}
+	return s.at
 }
 
 // ConfigCmd checks the config file.
