@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ type Config struct {
 	Commands  []CommandConfig  `yaml:"commands"`
 	// Slack holds the Slack app's settings; the environment overrides them.
 	Slack SlackConfig `yaml:"slack"`
+	// Retention bounds what NATS keeps of each stream.
+	Retention RetentionConfig `yaml:"retention"`
 
 	lines map[string]int // "policy.stages.production" → line, for messages
 }
@@ -97,6 +100,163 @@ type SlackConfig struct {
 	APIURL        string   `yaml:"api_url"`
 	ResponseHosts []string `yaml:"response_hosts"`
 	PublicURL     string   `yaml:"public_url"`
+}
+
+// RetentionConfig bounds what JetStream keeps, per stream; JetStream enforces
+// each limit. A field left out (zero) keeps its default.
+//
+//	retention:
+//	  audit: 90d        # max age of the audit stream (default 90 days)
+//	  releases: 10GiB   # the ledger, kept forever but capped: the oldest changes go first (default 10 GiB)
+//	  jobs: 7d          # job records and the jobs queue (default 7 days)
+//	  interactions: 30m # pending confirmations (default 30 minutes)
+//	  events: 7d        # the events stream, capped at 1 GiB too (default 7 days)
+//
+// Durations are Go's (36h, 90m) or days (90d, 1d12h); sizes are a number of
+// B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024).
+type RetentionConfig struct {
+	Audit        time.Duration
+	Releases     int64
+	Jobs         time.Duration
+	Interactions time.Duration
+	Events       time.Duration
+}
+
+// retentionKeys are the keys of the retention section, sorted.
+var retentionKeys = []string{"audit", "events", "interactions", "jobs", "releases"}
+
+// UnmarshalYAML reads the retention section, reporting every bad key and
+// value with its line.
+func (r *RetentionConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		if n.Tag == "!!null" {
+			return nil
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: retention: want a stream and its limit on each line (audit: 90d)", n.Line)}}
+	}
+	var errs []string
+	fail := func(n *yaml.Node, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("line %d: ", n.Line)+fmt.Sprintf(format, args...))
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := "retention." + k.Value
+		if seen[k.Value] {
+			fail(k, "%s given twice", key)
+			continue
+		}
+		seen[k.Value] = true
+		var dur *time.Duration
+		switch k.Value {
+		case "audit":
+			dur = &r.Audit
+		case "jobs":
+			dur = &r.Jobs
+		case "interactions":
+			dur = &r.Interactions
+		case "events":
+			dur = &r.Events
+		case "releases":
+		default:
+			msg := fmt.Sprintf("retention: unknown key %q", k.Value)
+			if near := grammar.Suggest(k.Value, retentionKeys); len(near) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", near[0])
+			}
+			fail(k, "%s (keys: %s)", msg, strings.Join(retentionKeys, ", "))
+			continue
+		}
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			what := "a duration, such as 90d"
+			if dur == nil {
+				what = "a size, such as 10GiB"
+			}
+			fail(v, "%s: want %s", key, what)
+			continue
+		}
+		if dur == nil {
+			size, err := parseSize(v.Value)
+			if err != nil {
+				fail(v, "%s: %v", key, err)
+			}
+			r.Releases = size
+			continue
+		}
+		d, err := parseDays(v.Value)
+		if err != nil {
+			fail(v, "%s: %v", key, err)
+		}
+		*dur = d
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+var daysPrefix = regexp.MustCompile(`^([0-9]+)d`)
+
+// parseDays reads a Go duration or a number of days, with more after it
+// (1d12h); it must be one second at least.
+func parseDays(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration: use days (90d) or Go's units (36h, 90m, 1d12h)", s)
+	rest, d := strings.TrimSpace(s), time.Duration(0)
+	if strings.HasPrefix(rest, "-") {
+		return 0, fmt.Errorf("%q must be more than zero", s)
+	}
+	if m := daysPrefix.FindStringSubmatch(rest); m != nil {
+		days, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || days > 100*365 {
+			return 0, fmt.Errorf("%q is too long: give 36500d at most", s)
+		}
+		d, rest = time.Duration(days)*24*time.Hour, rest[len(m[0]):]
+	}
+	if rest != "" {
+		more, err := time.ParseDuration(rest)
+		if err != nil || d > 0 && more < 0 {
+			return 0, bad
+		}
+		d += more
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be more than zero", s)
+	}
+	if d < time.Second {
+		return 0, fmt.Errorf("%q is too short: give 1s or more", s)
+	}
+	return d, nil
+}
+
+var sizePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) *([A-Za-z]*)$`)
+
+// sizeUnits are the units parseSize knows, lower-cased.
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// parseSize reads a size in bytes: 10GiB, 500MB, 1.5GiB, 4096.
+func parseSize(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(strings.TrimSpace(s))
+	if strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("%q must be more than zero", s)
+	}
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size: use a number of B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (10GiB)", s)
+	}
+	unit, ok := sizeUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, fmt.Errorf("%q: unknown unit %q; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB", s, m[2])
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil || n*unit >= 1<<62 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	if n*unit < 1 {
+		return 0, fmt.Errorf("%q must be more than zero", s)
+	}
+	return int64(n * unit), nil
 }
 
 // CommandConfig declares a custom command: a usage line in the grammar's syntax

@@ -3,7 +3,6 @@ package nats
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,10 +17,6 @@ var _ engine.Events = (*Events)(nil)
 const (
 	EventsStream  = "CHATOPS_EVENTS"
 	eventsSubject = "chatops.events"
-	// EventsMaxAge is how long events are kept: long enough for a notifier
-	// that was down to catch up, and no longer, since the ledger keeps the
-	// changes themselves.
-	EventsMaxAge = 7 * 24 * time.Hour
 	// EventsMaxBytes caps the events stream; the oldest go first.
 	EventsMaxBytes = 1 << 30
 	// EventsDedupWindow is how long an event's ID is remembered: a webhook
@@ -47,37 +42,8 @@ type Events struct {
 // Events returns the events stream, creating it to source the ledger from
 // now on: a new stream does not replay the ledger's past.
 func (c *Conn) Events(ctx context.Context) (*Events, error) {
-	// From the ledger's next change: a start time would skip the first
-	// change of an empty ledger (the server places a time on an empty
-	// stream past its first message).
-	src := &jetstream.StreamSource{Name: ReleasesStream}
-	if ledger, err := c.js.Stream(ctx, ReleasesStream); err != nil {
-		return nil, unavailable(fmt.Errorf("stream %s: %w", ReleasesStream, err))
-	} else if info, err := ledger.Info(ctx); err != nil {
-		return nil, unavailable(fmt.Errorf("stream %s: %w", ReleasesStream, err))
-	} else if info.State.LastSeq > 0 {
-		src.OptStartSeq = info.State.LastSeq + 1
-	}
-	cfg := jetstream.StreamConfig{
-		Name: EventsStream, Description: "chatops pipeline events: ledger changes (sourced from " + ReleasesStream + "), driver progress, CI/CD reports",
-		Subjects: []string{eventsSubject + ".>"}, Storage: jetstream.FileStorage, Replicas: c.replicas,
-		MaxAge: EventsMaxAge, MaxBytes: EventsMaxBytes, Duplicates: EventsDedupWindow,
-		Sources: []*jetstream.StreamSource{src},
-	}
-	if _, err := c.js.Stream(ctx, EventsStream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		// Create, not update: two processes starting together must not
-		// move the source's start and replay or skip changes.
-		if _, err := c.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil, unavailable(fmt.Errorf("stream %s: %w", EventsStream, err))
-		}
-		// The notifier's consumer starts with the stream: a promote made
-		// from a terminal before chatops serve ever ran is posted when
-		// it starts (if its pipeline was routed by then).
-		if _, err := c.js.CreateConsumer(ctx, EventsStream, eventsConsumer(engine.NotifyConsumer)); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
-			return nil, unavailable(fmt.Errorf("%s consumer: %w", engine.NotifyConsumer, err))
-		}
-	} else if err != nil {
-		return nil, unavailable(fmt.Errorf("stream %s: %w", EventsStream, err))
+	if err := c.ensureEvents(ctx); err != nil {
+		return nil, err
 	}
 	c.Store.events.Store(true)
 	return &Events{js: c.js}, nil

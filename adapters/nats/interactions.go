@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,22 +12,17 @@ import (
 
 var _ engine.Interactions = (*Interactions)(nil)
 
-// InteractionsBucket keeps pending confirmations; entries expire after
-// InteractionTTL whatever their own deadline says.
-const (
-	InteractionsBucket = "chatops_interactions"
-	InteractionTTL     = 30 * time.Minute
-)
+// InteractionsBucket keeps pending confirmations; entries expire after the
+// interactions retention (Retention.Interactions) whatever their own
+// deadline says.
+const InteractionsBucket = "chatops_interactions"
 
 // Interactions keeps pending questions in a KV bucket with a TTL.
 type Interactions struct{ kv jetstream.KeyValue }
 
 // Interactions returns the store of pending questions, creating its bucket.
 func (c *Conn) Interactions(ctx context.Context) (*Interactions, error) {
-	kv, err := c.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket: InteractionsBucket, Description: "chatops pending confirmations", History: 1,
-		TTL: InteractionTTL, Storage: jetstream.FileStorage, Replicas: c.replicas,
-	})
+	kv, err := c.ensureBucket(ctx, InteractionsBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +79,7 @@ func (s *Interactions) Take(ctx context.Context, id string) (*engine.Interaction
 }
 
 // List returns every pending question, for sweeping those past their
-// deadline; the bucket holds only the questions of the last InteractionTTL.
+// deadline; the bucket holds only the questions of its retention.
 func (s *Interactions) List(ctx context.Context) ([]*engine.Interaction, error) {
 	keys, err := s.kv.ListKeys(ctx)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,18 +42,9 @@ func (c *Conn) Leases(ctx context.Context, ttl time.Duration) (*Leases, error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	kv, err := c.js.KeyValue(ctx, LeasesBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = c.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: LeasesBucket, Description: "chatops leases: which process runs each piece of periodic work", History: 1,
-			Storage: jetstream.FileStorage, Replicas: max(c.replicas, 1),
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = c.js.KeyValue(ctx, LeasesBucket)
-		}
-	}
+	kv, err := c.ensureBucket(ctx, LeasesBucket)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("bucket %s: %w", LeasesBucket, err))
+		return nil, err
 	}
 	return &Leases{kv: kv, ttl: ttl, now: time.Now}, nil
 }

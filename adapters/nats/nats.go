@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -45,10 +46,20 @@ type Options struct {
 	Connect []nc.Option
 	// DataDir holds the embedded server's file store.
 	DataDir string
-	// Replicas for the buckets and stream on a cluster; 1 when zero.
+	// Replicas for every stream and bucket; when zero they follow the
+	// cluster: min(MaxReplicas, ClusterSize), and an existing stream with
+	// more keeps them.
 	Replicas int
-	// JobTTL is how long job records are kept; 7 days when zero.
+	// JobTTL is how long job records are kept, when Retention.Jobs is zero.
 	JobTTL time.Duration
+	// Retention bounds what each stream keeps; DefaultRetention's for a
+	// zero field.
+	Retention Retention
+	// Reconcile brings streams and buckets that exist to what this
+	// process wants (replicas, retention), and reports what JetStream
+	// cannot change; chatops serve sets it. Without it, existing ones are
+	// used as they are, and only missing ones are created.
+	Reconcile bool
 	// SyncAlways makes the embedded server flush every write to disk before it
 	// acknowledges it, so a host crash loses nothing acknowledged. Off, the
 	// server flushes every two minutes (NATS's default): a process crash loses
@@ -80,9 +91,15 @@ type Conn struct {
 	nc       *nc.Conn
 	js       jetstream.JetStream
 	replicas int
-	server   *server.Server
-	dataDir  string
-	unlock   func() // frees the data dir's lock this process holds
+	layout   *layout // the streams and buckets as chatops wants them
+	// reconciles says existing streams are brought to the layout.
+	reconciles bool
+	server     *server.Server
+	dataDir    string
+	readyMu    sync.Mutex
+	readyAt    time.Time
+	readyErr   error
+	unlock     func() // frees the data dir's lock this process holds
 }
 
 // Open connects to NATS and makes sure the buckets and the stream exist. When
@@ -92,19 +109,13 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	if opts.Replicas == 0 {
-		opts.Replicas = 1
-	}
-	if opts.JobTTL == 0 {
-		opts.JobTTL = 7 * 24 * time.Hour
-	}
 	if opts.LocalWait == 0 {
 		opts.LocalWait = DefaultLocalWait
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = DefaultLocalBackoff
 	}
-	c := &Conn{unlock: func() {}, replicas: opts.Replicas}
+	c := &Conn{unlock: func() {}}
 	var err error
 	if opts.URL != "" {
 		c.nc, err = nc.Connect(opts.URL, append([]nc.Option{nc.Name("chatops"), nc.Timeout(5 * time.Second)}, opts.Connect...)...)
@@ -175,12 +186,38 @@ func (c *Conn) embed(lock *fileLock, opts Options) error {
 	return nil
 }
 
-// Ready reports whether the connection to NATS is up.
-func (c *Conn) Ready(context.Context) error {
+// readyStreams are the streams every process writes; Ready asks each for its
+// state, which only a stream's leader answers.
+var readyStreams = []string{JobsStream, OutboxStream, ReleasesStream, AuditStream, "KV_" + JobsBucket}
+
+// readyFor bounds how long a Ready answer is reused, so a probe hammered by
+// health checks asks NATS at most this often.
+const readyFor = time.Second
+
+// Ready reports whether the process can use its streams: connected to NATS,
+// and each stream it writes has a leader that answers within a second. While
+// a node that led a stream is gone and the others elect a new leader, it says
+// which stream is not answering.
+func (c *Conn) Ready(ctx context.Context) error {
 	if c.nc == nil || !c.nc.IsConnected() {
 		return errors.New("not connected to NATS")
 	}
-	return nil
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
+	if !c.readyAt.IsZero() && time.Since(c.readyAt) < readyFor {
+		return c.readyErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c.readyErr = nil
+	for _, name := range readyStreams {
+		if _, err := c.js.Stream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			c.readyErr = fmt.Errorf("stream %s does not answer: %w", name, err)
+			break
+		}
+	}
+	c.readyAt = time.Now()
+	return c.readyErr
 }
 
 // Close closes the connection, stops the embedded server if this process runs

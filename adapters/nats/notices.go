@@ -56,11 +56,7 @@ type Notices struct {
 
 // Notices returns the notices queue, creating its stream.
 func (c *Conn) Notices(ctx context.Context) (*Notices, error) {
-	if _, err := c.stream(ctx, jetstream.StreamConfig{
-		Name: NoticesStream, Description: "chatops notifications waiting for their channel, one subject per channel",
-		Subjects: []string{noticesSubject + ".>"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Replicas: c.replicas, MaxAge: NoticesMaxAge, Duplicates: DedupWindow,
-	}); err != nil {
+	if _, err := c.ensureStream(ctx, NoticesStream); err != nil {
 		return nil, err
 	}
 	return &Notices{js: c.js, AckWait: noticesAckWait, known: map[string]bool{}, created: make(chan struct{}, 1)}, nil
@@ -214,10 +210,7 @@ type Threads struct{ kv jetstream.KeyValue }
 
 // Threads returns the threads store, creating its bucket.
 func (c *Conn) Threads(ctx context.Context) (*Threads, error) {
-	kv, err := c.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket: ThreadsBucket, Description: "chatops notification threads: one per release and channel", History: 1,
-		TTL: ThreadTTL, Storage: jetstream.FileStorage, Replicas: c.replicas,
-	})
+	kv, err := c.ensureBucket(ctx, ThreadsBucket)
 	if err != nil {
 		return nil, err
 	}

@@ -53,11 +53,7 @@ type Outbox struct {
 // Outbox returns the answers' outbox, creating its stream.
 func (c *Conn) Outbox(ctx context.Context) (*Outbox, error) {
 	o := &Outbox{js: c.js, AckWait: defaultOutboxWait, Workers: defaultDeliverers, MaxAckPending: defaultMaxAckPending, Grace: 15 * time.Second}
-	if _, err := c.stream(ctx, jetstream.StreamConfig{
-		Name: OutboxStream, Description: "chatops answers waiting to be delivered",
-		Subjects: []string{outboxSubject}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Duplicates: DedupWindow, Replicas: c.replicas,
-	}); err != nil {
+	if _, err := c.ensureStream(ctx, OutboxStream); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -64,11 +64,7 @@ type Queue struct {
 // Queue returns the job queue, creating its stream.
 func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
 	q := &Queue{js: c.js, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
-	if _, err := c.stream(ctx, jetstream.StreamConfig{
-		Name: JobsStream, Description: "chatops jobs waiting for a worker",
-		Subjects: []string{jobsSubject}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Duplicates: DedupWindow, Replicas: c.replicas,
-	}); err != nil {
+	if _, err := c.ensureStream(ctx, JobsStream); err != nil {
 		return nil, err
 	}
 	return q, nil

@@ -19,10 +19,7 @@ type Secrets struct{ kv jetstream.KeyValue }
 
 // Secrets returns the secrets store, creating its bucket.
 func (c *Conn) Secrets(ctx context.Context) (*Secrets, error) {
-	kv, err := c.bucket(ctx, jetstream.KeyValueConfig{
-		Bucket: SecretsBucket, Description: "chatops sealed secrets", History: 1,
-		Storage: jetstream.FileStorage, Replicas: c.replicas,
-	})
+	kv, err := c.ensureBucket(ctx, SecretsBucket)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,8 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	opts := natsadapter.Options{URL: e.globals.NatsURL, SyncAlways: e.globals.Sync, Replicas: e.globals.Replicas}
+	opts := natsadapter.Options{URL: e.globals.NatsURL, SyncAlways: e.globals.Sync, Replicas: e.globals.Replicas,
+		Retention: natsadapter.Retention(cfg.Retention), Reconcile: e.serving}
 	if opts.URL != "" {
 		g := e.globals
 		connect, err := natsadapter.ConnectOptions(natsadapter.Auth{Creds: g.NatsCreds, NKey: g.NatsNKey, TLSCA: g.NatsTLSCA, TLSCert: g.NatsTLSCert, TLSKey: g.NatsTLSKey},

@@ -27,6 +27,7 @@ type CLI struct {
 	Shell      ShellCmd      `cmd:"" help:"Type commands with completion, inline errors and history (chatops alone on a terminal)."`
 	Audit      AuditCmd      `cmd:"" help:"Read the audit stream."`
 	Watch      WatchCmd      `cmd:"" help:"Print pipeline events as they happen, from every terminal, chat and CI/CD system."`
+	Status     StatusCmd     `cmd:"" help:"Show the streams, buckets and consumers in NATS: replicas, leader, messages, bytes, limits, pending and redelivered."`
 	Config     ConfigCmd     `cmd:"" help:"Check the config file."`
 	Serve      ServeCmd      `cmd:"" help:"Serve Slack: slash commands in, answers out."`
 	Slack      SlackCmd      `cmd:"" help:"Slack app tools."`

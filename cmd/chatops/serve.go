@@ -34,8 +34,8 @@ type ServeCmd struct {
 	PublicURL       string        `name:"public-url" help:"The https URL Slack reaches this server at, for OAuth." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
 	APIURL          string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
 	ResponseHosts   []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
-	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s"`
-	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4"`
+	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s" env:"CHATOPS_MAX_EVENT_AGE"`
+	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4" env:"CHATOPS_WORKERS"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
 	LeaseTTL        time.Duration `name:"lease-ttl" help:"How long periodic work (expiring unanswered questions) waits before another process takes it over from one that died; the same for every process." default:"10s" env:"CHATOPS_LEASE_TTL"`
 	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"10s" env:"CHATOPS_JOB_ACK_WAIT"`
@@ -58,7 +58,9 @@ func (s *ServeCmd) Run(e *env) error {
 	if s.Addr == "" && gateway {
 		s.Addr = "127.0.0.1:8080"
 	}
-	eng, closeEngine, conn, err := e.openEngineWith(true)
+	// A deploy driver's missing secret stops a process that runs jobs; a
+	// gateway runs none.
+	eng, closeEngine, conn, err := e.openEngineWith(working)
 	if err != nil {
 		return err
 	}
