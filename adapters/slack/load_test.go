@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +65,18 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 		interval = time.Second / time.Duration(rate)
 	}
 	b.ResetTimer()
+	// CHATOPS_ACK_CPUPROFILE=file profiles the acks alone, without the
+	// drain and its checks that follow.
+	if path := os.Getenv("CHATOPS_ACK_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range clients {
@@ -100,6 +114,9 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	if os.Getenv("CHATOPS_ACK_CPUPROFILE") != "" {
+		pprof.StopCPUProfile()
+	}
 
 	slices.Sort(lat)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "acks/s")
