@@ -143,18 +143,25 @@ func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
 }
 
 // Refuse records that an adapter refused a job it could not queue in time,
-// and told the person it was not run: should a queue write that looked lost
-// have landed after all, the job's worker finds it refused and runs nothing.
-// It is audited as unavailable.
-func (e *Engine) Refuse(ctx context.Context, j *QueuedJob, reason string) error {
+// so that the person can be told it was not run: should a queue write that
+// looked lost land after all, the job's worker finds it refused and runs
+// nothing. refused is false when the job has a record already: the write
+// did land, and a worker took the job, so it is running. An error means
+// neither could be recorded: whether the job runs is unknown. A refusal is
+// audited as unavailable.
+func (e *Engine) Refuse(ctx context.Context, j *QueuedJob, reason string) (refused bool, err error) {
 	now := e.Now()
 	job := &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
 		State: JobFailed, Queued: j.Enqueued, Finished: now, Outcome: string(Unavailable), Message: reason,
 		Answer: AnswerDelivered, AnswerNote: "refused at once"}
-	if _, err := e.Jobs.Create(ctx, job); err != nil {
-		return err
+	created, err := e.Jobs.Create(ctx, job)
+	if err != nil || !created {
+		return false, err
 	}
-	return e.Audit.Append(ctx, jobRecord(job, now, string(Unavailable), reason))
+	if err := e.Audit.Append(ctx, jobRecord(job, now, string(Unavailable), reason)); err != nil {
+		e.Log.Warn("auditing a refused job", "job", j.ID, "err", err)
+	}
+	return true, nil
 }
 
 // Answered records that a job's answer is on its way (in the outbox).

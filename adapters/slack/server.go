@@ -64,6 +64,28 @@ type Server struct {
 	background sync.WaitGroup
 }
 
+// uncertainError is an enqueue that failed and whose refusal could not be
+// recorded either: the job may have been stored, and may run.
+type uncertainError struct {
+	job string
+	err error
+}
+
+func (e *uncertainError) Error() string { return "enqueue of " + e.job + " uncertain: " + e.err.Error() }
+func (e *uncertainError) Unwrap() error { return e.err }
+
+// enqueueFailure is what a person is told of a command that could not be
+// queued: that it was not run, or, when even that could not be recorded,
+// that it may run and how to tell.
+func enqueueFailure(err error, command, job string) error {
+	var u *uncertainError
+	if errors.As(err, &u) {
+		return &engine.Error{Code: engine.Unavailable, Msg: "chatops could not tell whether it took `" + command + "` (job " + job +
+			"): its store is changing leaders. Check with `jobs " + job + "` in a moment before running it again."}
+	}
+	return &engine.Error{Code: engine.Unavailable, Msg: "chatops cannot take commands right now; `" + command + "` was not run. Try again in a moment."}
+}
+
 // Defaults of the enqueue's retries: within Slack's 3 s with room for the
 // request's own time, each try short enough for a few.
 const (
@@ -246,7 +268,7 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	dup, err := s.enqueue(r.Context(), job)
 	if err != nil {
 		s.Log.Error("enqueue failed", "job", job.ID, "err", err)
-		writeJSON(w, RenderError(&engine.Error{Code: engine.Unavailable, Msg: "chatops cannot take commands right now; `" + job.Command + "` was not run. Try again in a moment."}, ""))
+		writeJSON(w, RenderError(enqueueFailure(err, job.Command, job.ID), ""))
 		return
 	}
 	if dup {
@@ -298,12 +320,20 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 		}
 	}
 	if err != nil {
-		if job.Reply["refusal"] == "" {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refuseWithin)
-			if rerr := s.Engine.Refuse(rctx, job, "chatops could not store the command in time; it was not run"); rerr != nil {
-				s.Log.Error("recording a refused job", "job", job.ID, "err", rerr)
-			}
-			cancel()
+		if job.Reply["refusal"] != "" {
+			return false, err
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refuseWithin)
+		defer cancel()
+		refused, rerr := s.Engine.Refuse(rctx, job, "chatops could not store the command in time; it was not run")
+		switch {
+		case rerr != nil:
+			s.Log.Error("recording a refused job", "job", job.ID, "err", rerr)
+			return false, &uncertainError{job: job.ID, err: err}
+		case !refused:
+			// The write landed after all and a worker took the job.
+			s.Log.Info("an enqueue that looked lost landed; the job runs", "job", job.ID)
+			return false, nil
 		}
 		return false, err
 	}

@@ -156,6 +156,7 @@ const (
 	noReply    ackKind = iota // no HTTP answer in time
 	acked                     // "Running …": the job is queued
 	refused                   // a "try again" that says nothing ran
+	uncertain                 // the store could record neither the job nor its refusal: check jobs
 	otherReply                // anything else
 )
 
@@ -190,6 +191,8 @@ func postSlash(client *http.Client, addr, hooksURL string, i int) ackResult {
 		r.kind = acked
 	case strings.Contains(r.body, "was not run") && strings.Contains(strings.ToLower(r.body), "try again"):
 		r.kind = refused
+	case strings.Contains(r.body, "could not tell whether it took"):
+		r.kind = uncertain
 	default:
 		r.kind = otherReply
 	}
@@ -207,7 +210,7 @@ func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 
 // faultFigures are the fault test's counts.
 type faultFigures struct {
-	sent, acked, refused, answered, unknown, unknownRan, lost, doubled, answeredTwice int
+	sent, acked, refused, uncertain, answered, unknown, unknownRan, lost, doubled, answeredTwice int
 	late                                                                              int // acks slower than Slack's deadline
 	longestAnswer, ackP99                                                             time.Duration
 	firstRefusal, lastRefusal                                                         time.Duration // by reply, from the node kill
@@ -218,8 +221,8 @@ func (f faultFigures) String() string {
 	if f.refused > 0 {
 		refusals = fmt.Sprintf("refused from %+.2fs to %+.2fs after the node kill", f.firstRefusal.Seconds(), f.lastRefusal.Seconds())
 	}
-	return fmt.Sprintf("sent %d, acked %d, refused %d (%s), answered %d (%d unknown, of which %d ran), lost %d, doubled %d, answered twice %d, acks after 3 s %d, ack p99 %s, longest answer delay %s",
-		f.sent, f.acked, f.refused, refusals, f.answered, f.unknown, f.unknownRan, f.lost, f.doubled, f.answeredTwice, f.late,
+	return fmt.Sprintf("sent %d, acked %d, refused %d (%s), uncertain %d, answered %d (%d unknown, of which %d ran), lost %d, doubled %d, answered twice %d, acks after 3 s %d, ack p99 %s, longest answer delay %s",
+		f.sent, f.acked, f.refused, refusals, f.uncertain, f.answered, f.unknown, f.unknownRan, f.lost, f.doubled, f.answeredTwice, f.late,
 		f.ackP99.Round(time.Millisecond), f.longestAnswer.Round(time.Millisecond))
 }
 
@@ -256,6 +259,17 @@ func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *a
 			continue
 		case otherReply:
 			errorf("command %d: ack %d %q, want Running or a try again", i, r.status, r.body)
+			continue
+		case uncertain:
+			// Said as such, within the fault: it may have run, once, and
+			// then it was answered.
+			f.uncertain++
+			if nodeKill.IsZero() || r.replied.Before(nodeKill) || r.sent.After(nodeKill.Add(faultRefusals)) {
+				errorf("command %d uncertain at %+.2fs from the node kill, outside the %s after it: %q", i, r.replied.Sub(nodeKill).Seconds(), faultRefusals, r.body)
+			}
+			if n > 1 || (n == 1 && len(answers) == 0) {
+				errorf("uncertain command %d ran %d times with %d answers", i, n, len(answers))
+			}
 			continue
 		case refused:
 			f.refused++
