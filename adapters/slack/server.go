@@ -71,7 +71,9 @@ type uncertainError struct {
 	err error
 }
 
-func (e *uncertainError) Error() string { return "enqueue of " + e.job + " uncertain: " + e.err.Error() }
+func (e *uncertainError) Error() string {
+	return "enqueue of " + e.job + " uncertain: " + e.err.Error()
+}
 func (e *uncertainError) Unwrap() error { return e.err }
 
 // enqueueFailure is what a person is told of a command that could not be

@@ -211,9 +211,9 @@ func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 // faultFigures are the fault test's counts.
 type faultFigures struct {
 	sent, acked, refused, uncertain, answered, unknown, unknownRan, lost, doubled, answeredTwice int
-	late                                                                              int // acks slower than Slack's deadline
-	longestAnswer, ackP99                                                             time.Duration
-	firstRefusal, lastRefusal                                                         time.Duration // by reply, from the node kill
+	late                                                                                         int // acks slower than Slack's deadline
+	longestAnswer, ackP99                                                                        time.Duration
+	firstRefusal, lastRefusal                                                                    time.Duration // by reply, from the node kill
 }
 
 func (f faultFigures) String() string {
