@@ -34,8 +34,13 @@ const (
 	faultNodeKill   = 8 * time.Second  // SIGKILL of the jobs stream's leader
 	faultRestart    = 14 * time.Second // both come back
 	// faultRefusals is how long after the node's death a gateway may refuse
-	// commands: JetStream elects a new stream leader in about 3.4 s.
+	// commands when the new leader's election was not seen: JetStream
+	// elects a new stream leader in about 3.4 s.
 	faultRefusals = 5 * time.Second
+	// faultReconnect is how long after the new leader's election a command
+	// may still be refused: its gateway reconnects (250 ms) and its
+	// consumers and publishes find the new leader.
+	faultReconnect = 1500 * time.Millisecond
 	// faultWorkers is --workers of each worker process.
 	faultWorkers = 16
 	// faultAckWait is serve's --job-ack-wait here: its default, which
@@ -88,7 +93,7 @@ func TestClusterFaults(t *testing.T) {
 	results := make([]ackResult, total)
 	client := clusterClient()
 	var sends, faults sync.WaitGroup
-	var workerKilledAt, nodeKilledAt time.Time
+	var workerKilledAt, nodeKilledAt, leaderBackAt time.Time
 	t0 := time.Now()
 	faults.Go(func() {
 		sleepUntil(t0.Add(faultWorkerKill))
@@ -104,6 +109,15 @@ func TestClusterFaults(t *testing.T) {
 			}
 			nodeKilledAt = time.Now()
 			cl.kill(leader)
+			// The window: until the survivors elected the jobs stream a
+			// new leader.
+			for time.Since(nodeKilledAt) < faultRestart-faultNodeKill {
+				if i, err := cl.leader(natsadapter.JobsStream); err == nil && i != leader {
+					leaderBackAt = time.Now()
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		sleepUntil(t0.Add(faultRestart))
 		if replicated {
@@ -134,7 +148,12 @@ func TestClusterFaults(t *testing.T) {
 	}
 
 	auditRecs := clusterAudit(t, bin, cl, dir)
-	rep := faultReport(t, results, readRuns(t, ran), fake, auditRecs, hooks.URL, workerKilledAt, nodeKilledAt)
+	refuseUntil := nodeKilledAt.Add(faultRefusals)
+	if !leaderBackAt.IsZero() {
+		refuseUntil = leaderBackAt.Add(faultReconnect)
+	}
+	rep := faultReport(t, results, readRuns(t, ran), fake, auditRecs, hooks.URL, workerKilledAt, nodeKilledAt, refuseUntil)
+	rep.election = leaderBackAt.Sub(nodeKilledAt)
 	if rep.acked < total/2 {
 		t.Errorf("only %d of %d commands were acked", rep.acked, total)
 	}
@@ -214,12 +233,16 @@ type faultFigures struct {
 	late                                                                                         int // acks slower than Slack's deadline
 	longestAnswer, ackP99                                                                        time.Duration
 	firstRefusal, lastRefusal                                                                    time.Duration // by reply, from the node kill
+	election                                                                                     time.Duration // from the node kill to the jobs stream's new leader
 }
 
 func (f faultFigures) String() string {
 	refusals := "no refusals"
 	if f.refused > 0 {
 		refusals = fmt.Sprintf("refused from %+.2fs to %+.2fs after the node kill", f.firstRefusal.Seconds(), f.lastRefusal.Seconds())
+	}
+	if f.election > 0 {
+		refusals += fmt.Sprintf("; the jobs stream had a new leader %.2fs after the kill", f.election.Seconds())
 	}
 	return fmt.Sprintf("sent %d, acked %d, refused %d (%s), uncertain %d, answered %d (%d unknown, of which %d ran), lost %d, doubled %d, answered twice %d, acks after 3 s %d, ack p99 %s, longest answer delay %s",
 		f.sent, f.acked, f.refused, refusals, f.uncertain, f.answered, f.unknown, f.unknownRan, f.lost, f.doubled, f.answeredTwice, f.late,
@@ -228,7 +251,7 @@ func (f faultFigures) String() string {
 
 // faultReport checks each command against its ack, its runs (runs[arg]),
 // its answers and the audit, reports what fails, and counts.
-func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL string, workerKill, nodeKill time.Time) faultFigures {
+func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL string, workerKill, nodeKill, refuseUntil time.Time) faultFigures {
 	t.Helper()
 	audited := map[string][]string{} // outcomes by job
 	for _, r := range recs {
@@ -264,8 +287,8 @@ func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *a
 			// Said as such, within the fault: it may have run, once, and
 			// then it was answered.
 			f.uncertain++
-			if nodeKill.IsZero() || r.replied.Before(nodeKill) || r.sent.After(nodeKill.Add(faultRefusals)) {
-				errorf("command %d uncertain at %+.2fs from the node kill, outside the %s after it: %q", i, r.replied.Sub(nodeKill).Seconds(), faultRefusals, r.body)
+			if nodeKill.IsZero() || r.replied.Before(nodeKill) || r.sent.After(refuseUntil) {
+				errorf("command %d sent at %+.2fs from the node kill uncertain, after the window (to %+.2fs): %q", i, r.sent.Sub(nodeKill).Seconds(), refuseUntil.Sub(nodeKill).Seconds(), r.body)
 			}
 			if n > 1 || (n == 1 && len(answers) == 0) {
 				errorf("uncertain command %d ran %d times with %d answers", i, n, len(answers))
@@ -278,8 +301,8 @@ func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *a
 				f.firstRefusal = d
 			}
 			f.lastRefusal = max(f.lastRefusal, d)
-			if nodeKill.IsZero() || r.replied.Before(nodeKill) || r.sent.After(nodeKill.Add(faultRefusals)) {
-				errorf("command %d refused at %+.2fs from the node kill, outside the %s after it: %q", i, d.Seconds(), faultRefusals, r.body)
+			if nodeKill.IsZero() || r.replied.Before(nodeKill) || r.sent.After(refuseUntil) {
+				errorf("command %d sent at %+.2fs from the node kill refused, after the window (to %+.2fs): %q", i, r.sent.Sub(nodeKill).Seconds(), refuseUntil.Sub(nodeKill).Seconds(), r.body)
 			}
 			// Its audit says so (a write that landed late runs nothing).
 			if n > 0 || len(answers) > 0 || slices.ContainsFunc(audited[id], func(o string) bool { return o != "unavailable" }) {
