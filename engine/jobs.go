@@ -11,6 +11,14 @@ import (
 // errClaimed stops a claim: the job's record says it is past queued.
 var errClaimed = errors.New("job already claimed")
 
+// errAlive says the job's worker still beats: its queue delivery came back
+// only because the queue lost sight of it (a NATS node died meanwhile).
+var errAlive = errors.New("job still running")
+
+// DefaultBeatEvery is how often the worker running a job says so in its
+// record; a worker silent for three beats is taken for dead.
+const DefaultBeatEvery = 2 * time.Second
+
 // RunJob runs a queued job on a worker, at most once. The worker claims the
 // job by moving its record from queued to running before anything runs. A
 // redelivered job whose record is past that is not run again:
@@ -23,27 +31,36 @@ var errClaimed = errors.New("job already claimed")
 // claimed or recorded (nothing of it ran): the queue may deliver it again.
 func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progress func(string)) (*Job, error) {
 	now := e.Now()
+	every := e.beatEvery()
 	var prev Job
 	job, err := e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
 		prev = *rec
 		switch rec.State {
 		case "", JobQueued:
 			*rec = Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
-				State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress}
+				State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress, Beat: now}
 			return nil
 		case JobRunning:
+			if rec.Worker != worker && !rec.Beat.IsZero() && now.Sub(rec.Beat) < 3*every {
+				return errAlive
+			}
 			rec.Attempts++
-			rec.Worker = worker
+			rec.Worker, rec.Beat = worker, now
 			return nil
 		}
 		return errClaimed
 	})
-	if errors.Is(err, errClaimed) {
+	switch {
+	case errors.Is(err, errClaimed):
 		return e.finished(ctx, &prev)
-	}
-	if err != nil {
+	case errors.Is(err, errAlive):
+		// Handed back to the queue: by its next delivery the job has
+		// finished (and is answered), or its worker has gone silent.
+		return nil, Errorf(Unavailable, "job %s still runs on %s (it beat %v ago)", j.ID, prev.Worker, now.Sub(prev.Beat).Round(time.Millisecond))
+	case err != nil:
 		return nil, err
 	}
+	defer e.beat(ctx, j.ID, worker, every)()
 	c := Context{Actor: j.Actor, Channel: j.Channel, Workspace: j.Workspace, Confirmed: j.Confirmed, Approver: j.Approver,
 		JobID: j.ID, Progress: progress}
 	cmd, perr := e.Grammar.Parse(j.Command)
@@ -66,6 +83,43 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	}
 	_, _ = e.execute(ctx, c, cmd, job)
 	return job, nil
+}
+
+func (e *Engine) beatEvery() time.Duration {
+	if e.BeatEvery > 0 {
+		return e.BeatEvery
+	}
+	return DefaultBeatEvery
+}
+
+// beat writes the job's Beat every interval while its worker runs it, so a
+// redelivery of a job whose worker lives is not taken for a dead worker's;
+// the returned func stops it.
+func (e *Engine) beat(ctx context.Context, id, worker string, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-e.After(every):
+			}
+			_, err := e.Jobs.Update(ctx, id, func(rec *Job) error {
+				if rec.State != JobRunning || rec.Worker != worker {
+					return errClaimed // finished, or taken over: nothing to say
+				}
+				rec.Beat = e.Now()
+				return nil
+			})
+			if errors.Is(err, errClaimed) {
+				return
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // earliest returns the earlier of two times, ignoring zero ones.

@@ -230,3 +230,35 @@ func TestGiveUp(t *testing.T) {
 		t.Errorf("ended: %+v, %v; want its own outcome", j, err)
 	}
 }
+
+// TestRunJobWorkerAlive: a job delivered again while the worker running it
+// still beats (the queue lost sight of it when a NATS node died) goes back to
+// the queue, rather than being taken for a dead worker's; once that worker
+// has been silent for three beats, another takes it over.
+func TestRunJobWorkerAlive(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	e.Now = func() time.Time { return now }
+	e.BeatEvery = time.Hour // no beats of its own during the test
+	alice := e.Identify(engine.SourceTerminal, "alice")
+	if _, err := e.Jobs.Create(ctx, &engine.Job{ID: "j1", Command: "info demo", Actor: "alice", State: engine.JobRunning,
+		Worker: "host-a/1", Started: now, Beat: now}); err != nil {
+		t.Fatal(err)
+	}
+	e.BeatEvery = 2 * time.Second
+	q := &engine.QueuedJob{ID: "j1", Command: "info demo", Actor: alice, Enqueued: now}
+	now = now.Add(5 * time.Second) // within three beats
+	if _, err := e.RunJob(ctx, q, "host-b/2", nil); engine.ErrorCode(err) != engine.Unavailable ||
+		engine.ErrorMessage(err) != "job j1 still runs on host-a/1 (it beat 5s ago)" {
+		t.Fatalf("a redelivery while its worker beats: %v", err)
+	}
+	if j, _ := e.Jobs.Get(ctx, "j1"); j.Worker != "host-a/1" || j.State != engine.JobRunning {
+		t.Errorf("the job changed hands: %+v", j)
+	}
+	now = now.Add(2 * time.Second) // seven seconds of silence
+	job, err := e.RunJob(ctx, q, "host-b/2", nil)
+	if err != nil || job.State != engine.JobDone {
+		t.Fatalf("taken over from a silent worker: %+v, %v", job, err)
+	}
+}

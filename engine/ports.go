@@ -228,8 +228,10 @@ type Job struct {
 	Source  string `json:"source"`
 	Channel string `json:"channel,omitempty"`
 	State   string `json:"state"`
-	// Worker names the process that claimed the job.
+	// Worker names the process that claimed the job, and Beat is when it
+	// last said it still runs it.
 	Worker   string    `json:"worker,omitempty"`
+	Beat     time.Time `json:"beat,omitzero"`
 	Attempts int       `json:"attempts,omitempty"`
 	Queued   time.Time `json:"queued,omitzero"`
 	Started  time.Time `json:"started,omitzero"`
