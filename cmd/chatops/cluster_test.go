@@ -732,7 +732,8 @@ func (cl *natsCluster) waitMetaLeader(d time.Duration) error {
 
 // streamInfo returns a stream's info from the cluster.
 func (cl *natsCluster) streamInfo(name string) (*jetstream.StreamInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Short: the window's end is polled with it while the stream elects.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	conn, err := nc.Connect(cl.urls(), nc.Timeout(2*time.Second))
 	if err != nil {
