@@ -5,17 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
+	goslack "github.com/slack-go/slack"
 )
+
+// slackBlocks decodes blocks by their type.
+type slackBlocks = goslack.Blocks
 
 // TestBlockKitGolden pins the Block Kit of every command's result, of errors,
 // denials, questions and help, as Slack would receive them.
@@ -182,5 +189,282 @@ func walkStrings(v any, fn func(string)) {
 		for _, e := range v {
 			walkStrings(e, fn)
 		}
+	}
+}
+
+// releaseNote is a 2100-character release note, escaped entities and
+// multi-byte characters among it.
+var releaseNote = func() string {
+	var b strings.Builder
+	for b.Len() < 2100 {
+		b.WriteString("fix <login> & more, ")
+	}
+	return b.String()[:2100]
+}()
+
+// longAnswers are answers longer than one section, one field or one
+// message, each through the renderer that makes it.
+func longAnswers(t *testing.T) []struct {
+	name string
+	m    slack.Message
+} {
+	t.Helper()
+	ctx := context.Background()
+	e, _ := newEngine(t, confirmConfig)
+	alice := engine.Context{Actor: e.Identify(engine.SourceSlack, "U1"), Confirmed: true}
+	release := "release demo 1.4.0 --commit 9f2c1e7 --notes \"" + releaseNote + "\""
+	at := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
+	if _, err := e.Jobs.Create(ctx, &engine.Job{ID: "jobnote", Command: release, Actor: "alice", Source: "slack", State: "done",
+		Queued: at, Started: at, Finished: at.Add(time.Second), Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := e.ExecLine(ctx, alice, "jobs jobnote")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var out strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&out, "step %05d: built web-%d ✓ é\n", i+1, i%97)
+	}
+
+	var cfg strings.Builder
+	cfg.WriteString("pipelines:\n")
+	for i := range 80 {
+		fmt.Fprintf(&cfg, "  - name: service-%02d\n    stages: [development, staging, production]\n    seed: {development: 1.%d.0, staging: 1.%d.0, production: 1.0.0}\n", i, i, i/2)
+	}
+	cfg.WriteString("users:\n  - {name: alice, slack: U1}\n")
+	e80, _ := newEngine(t, cfg.String())
+	pipelines, err := e80.ExecLine(ctx, engine.Context{Actor: e80.Identify(engine.SourceSlack, "U1")}, "pipelines")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	table := &engine.Result{Title: "Releases of demo", Columns: []string{"VERSION", "WHEN", "NOTES"}}
+	for i := range 400 {
+		table.Rows = append(table.Rows, []string{fmt.Sprintf("1.%d.0", i), "2026-11-24", strings.Repeat("日本 <a> & ", i%9)})
+	}
+
+	_, perr := e.Grammar.Parse("promote demo " + strings.Repeat("to staging é&<> ", 300))
+	return []struct {
+		name string
+		m    slack.Message
+	}{
+		{"jobs-release-note", slack.RenderResult(jobs, "jobs jobnote", "job123")},
+		{"release-long-command", slack.RenderResult(&engine.Result{Title: "Released demo 1.4.0"}, release, "jobnote")},
+		{"multi-byte-cut", slack.RenderResult(&engine.Result{Title: "Output", Text: "a" + strings.Repeat("é", 2995) + "日本語&<>" + strings.Repeat("🚀", 100)}, "x", "job123")},
+		{"output-10000-lines", slack.RenderResult(&engine.Result{Title: "Deploy demo", Text: out.String()}, "deploy demo to production", "job123")},
+		{"pipelines-80", slack.RenderResult(pipelines, "pipelines", "job123")},
+		{"long-table", slack.RenderResult(table, "releases demo", "job123")},
+		{"long-error", slack.RenderError(perr, "promote demo …")},
+		{"long-question", slack.RenderQuestion(&engine.Interaction{ID: "q1", Command: release, Requester: alice.Actor, Question: "Release demo 1.4.0?"}, 10*time.Minute)},
+	}
+}
+
+// parts is a message and its continuations.
+func parts(m slack.Message) []slack.Message {
+	return append([]slack.Message{m}, m.Continued...)
+}
+
+// shown is every text of m's parts' blocks.
+func shown(m slack.Message) []string {
+	var out []string
+	for _, p := range parts(m) {
+		b, err := json.Marshal(p.Blocks)
+		if err != nil {
+			panic(err)
+		}
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			panic(err)
+		}
+		walkTexts(doc, func(s string) { out = append(out, s) })
+	}
+	return out
+}
+
+// walkTexts calls fn with every "text" string in a decoded JSON document.
+func walkTexts(v any, fn func(string)) {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			walkTexts(e, fn)
+		}
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok && k == "text" {
+				fn(s)
+			} else {
+				walkTexts(e, fn)
+			}
+		}
+	}
+}
+
+var entity = regexp.MustCompile(`&(amp|lt|gt);`)
+
+// Long answers keep to Slack's limits (issue 11), and what is cut is cut
+// where Slack shows it as written: a 2100-character release note made a
+// 2137-character field, and truncation split a UTF-8 character.
+func TestLongAnswersWithinLimits(t *testing.T) {
+	for _, tc := range longAnswers(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := slack.Check(tc.m); err != nil {
+				t.Error(err)
+			}
+			for _, s := range shown(tc.m) {
+				// JSON writes a split character as U+FFFD.
+				if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+					t.Errorf("a character was split in %q", s)
+				}
+				if strings.Count(s, "```")%2 != 0 {
+					t.Errorf("an open code fence in %q", s)
+				}
+				if rest := entity.ReplaceAllString(s, ""); strings.Contains(rest, "&") {
+					t.Errorf("a cut entity in %q", s)
+				}
+			}
+		})
+	}
+	t.Run("the release note is shown whole", func(t *testing.T) {
+		m := longAnswers(t)[0].m
+		all := strings.Join(shown(m), "")
+		if want := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(releaseNote); !strings.Contains(strings.ReplaceAll(all, "\n", ""), want) {
+			t.Errorf("the release note is not in the answer whole:\n%s", all)
+		}
+	})
+}
+
+// TestLongAnswerGolden pins long answers as Slack receives them, each part
+// of an answer after the other.
+func TestLongAnswerGolden(t *testing.T) {
+	for _, tc := range longAnswers(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			ps := parts(tc.m)
+			for i, p := range ps {
+				fmt.Fprintf(&out, "### part %d of %d\n", i+1, len(ps))
+				enc := json.NewEncoder(&out)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join("testdata", "limits", tc.name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("Block Kit differs from %s (run go test ./adapters/slack -run LongAnswer -update and review the diff)", path)
+			}
+		})
+	}
+}
+
+// Every golden Slack message of the package keeps to Slack's limits.
+func TestGoldenWithinLimits(t *testing.T) {
+	var files []string
+	for _, glob := range []string{"../../testdata/slack/*.golden", "testdata/*/*.golden"} {
+		m, err := filepath.Glob(glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 3 {
+		t.Fatalf("only %d golden files: %v", len(files), files)
+	}
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body strings.Builder
+			var titles []string
+			for _, l := range strings.SplitAfter(string(data), "\n") {
+				if strings.HasPrefix(l, "### ") {
+					titles = append(titles, strings.TrimSpace(l[4:]))
+					continue
+				}
+				body.WriteString(l)
+			}
+			dec := json.NewDecoder(strings.NewReader(body.String()))
+			for i := 0; dec.More(); i++ {
+				var m struct {
+					Text   string      `json:"text"`
+					Blocks slackBlocks `json:"blocks"`
+				}
+				if err := dec.Decode(&m); err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				name := fmt.Sprint("message ", i)
+				if i < len(titles) {
+					name = titles[i]
+				}
+				if err := slack.Check(slack.Message{Text: m.Text, Blocks: m.Blocks.BlockSet}); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+// The run modal keeps to the limits of a view.
+func TestRunModalWithinLimits(t *testing.T) {
+	e, _ := newEngine(t, confirmConfig)
+	if err := slack.CheckView(slack.RunModal(e.Grammar, nil, "C1")); err != nil {
+		t.Error(err)
+	}
+}
+
+// Check names each limit broken, where, and by how much.
+func TestCheckErrors(t *testing.T) {
+	long := strings.Repeat("é", 2137)
+	tooLong := slack.Message{Text: "x", Blocks: []goslack.Block{
+		goslack.NewSectionBlock(nil, []*goslack.TextBlockObject{goslack.NewTextBlockObject(goslack.MarkdownType, long, false, false)}, nil),
+		goslack.NewHeaderBlock(goslack.NewTextBlockObject(goslack.MarkdownType, strings.Repeat("h", 151), false, false)),
+		goslack.NewActionBlock("a", goslack.NewButtonBlockElement("b", "v", goslack.NewTextBlockObject(goslack.PlainTextType, strings.Repeat("b", 76), false, false))),
+		goslack.NewContextBlock("", goslack.NewTextBlockObject(goslack.MarkdownType, "", false, false)),
+	}}
+	var many []goslack.Block
+	for range 51 {
+		many = append(many, goslack.NewDividerBlock())
+	}
+	home := goslack.HomeTabViewRequest{Type: goslack.VTHomeTab, Blocks: goslack.Blocks{BlockSet: append(many, many...)}}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"fields, header, button, context", slack.Check(tooLong), `over Slack's limits:
+blocks[0].fields[0]: 2137 characters, at most 2000
+blocks[1].text: type "mrkdwn", want plain_text
+blocks[1].text: 151 characters, at most 150
+blocks[2].elements[0].text: 76 characters, at most 75
+blocks[3].elements[0]: empty`},
+		{"blocks", slack.Check(slack.Message{Text: "x", Blocks: many}), "over Slack's limits:\nblocks: 51 blocks, at most 50"},
+		{"continued", slack.Check(slack.Message{Text: "x", Continued: []slack.Message{{}}}), "over Slack's limits:\ncontinued[0].text: empty, and no blocks"},
+		{"home", slack.CheckView(home), "over Slack's limits:\nblocks: 102 blocks, at most 100"},
+		{"modal title", slack.CheckView(goslack.ModalViewRequest{Type: goslack.VTModal, Title: goslack.NewTextBlockObject(goslack.PlainTextType, strings.Repeat("t", 25), false, false)}),
+			"over Slack's limits:\ntitle: 25 characters, at most 24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.err == nil || tt.err.Error() != tt.want {
+				t.Errorf("got\n%v\nwant\n%s", tt.err, tt.want)
+			}
+		})
 	}
 }
