@@ -55,7 +55,7 @@ func (m *ManifestCmd) baseURL() (string, error) {
 		if m.Socket {
 			return "", nil
 		}
-		return "", &engine.Error{Code: engine.Invalid, Msg: "--url is missing: give the https URL chatops serve answers on, such as https://chatops.example.com, "}
+		return "", &engine.Error{Code: engine.Invalid, Msg: "--url is missing: give the https URL chatops serve answers on, such as https://chatops.example.com"}
 	}
 	u, err := url.Parse(m.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
