@@ -313,6 +313,12 @@ type Delivery struct {
 	Reply map[string]string `json:"reply,omitempty"`
 	// Message is the adapter's rendering of the answer.
 	Message json.RawMessage `json:"message"`
+	// Part numbers a continuation of an answer too long for one message:
+	// 2, 3, …; zero for the answer itself.
+	Part int `json:"part,omitempty"`
+	// Next holds the continuations still to post, in order: each becomes
+	// a delivery of its own once the one before it is delivered.
+	Next []json.RawMessage `json:"next,omitempty"`
 	// Created is when the answer was posted; a delivery gives up after the
 	// adapter's deadline counted from it.
 	Created time.Time `json:"created"`

@@ -164,6 +164,9 @@ type Deliverer struct {
 	// Undelivered is called when no route is left, with why (redacted: it
 	// may go to the audit).
 	Undelivered func(ctx context.Context, d *engine.Delivery, reason string)
+	// Post puts a delivery in the outbox: an answer's continuations go
+	// there once the part before them is delivered.
+	Post func(ctx context.Context, d *engine.Delivery) error
 	// AlreadyDelivered, when set, reports whether an answer reached someone
 	// before: a delivery that comes back because its process died between
 	// delivering and acknowledging it is then dropped, not posted again.
@@ -238,9 +241,41 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 func (d *Deliverer) Deliver(ctx context.Context, del *engine.Delivery) engine.Retry {
 	d.init()
 	a := &attempt{d: d, del: del}
-	if del.Attempt > 1 && d.AlreadyDelivered != nil && d.AlreadyDelivered(ctx, del) {
+	if del.Attempt > 1 && del.Part <= 1 && d.AlreadyDelivered != nil && d.AlreadyDelivered(ctx, del) {
 		return engine.Retry{}
 	}
+	r := a.deliver(ctx)
+	if a.delivered {
+		if next := continuation(del, a.channel, a.ts); next != nil {
+			d.postNext(ctx, next)
+		}
+	}
+	return r
+}
+
+// postNext puts an answer's next part in the outbox, trying a few times: the
+// part before it is delivered, so going back for another attempt at it
+// would post it twice.
+func (d *Deliverer) postNext(ctx context.Context, next *engine.Delivery) {
+	if d.Post == nil {
+		d.Log.Error("answer cut short: no outbox for its continuations", "job", next.JobID, "part", next.Part)
+		return
+	}
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		if err = d.Post(context.WithoutCancel(ctx), next); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+	d.Log.Error("answer cut short: its next part could not be queued", "job", next.JobID, "part", next.Part, "err", err)
+}
+
+func (a *attempt) deliver(ctx context.Context) engine.Retry {
+	d, del := a.d, a.del
 	now := d.Now()
 	if !del.Created.IsZero() && now.Sub(del.Created) > d.MaxAge {
 		return a.undelivered(ctx, fmt.Sprintf("no route worked within %v (%d attempts)", d.MaxAge, max(del.Attempt-1, 0)))
@@ -297,7 +332,7 @@ func (a *attempt) webAPI(ctx context.Context, api *slack.Client, msg *outgoing) 
 			route = RoutePostEphemeral
 			_, err = api.PostEphemeralContext(ctx, channel, user, inThread...)
 		} else {
-			_, _, err = api.PostMessageContext(ctx, channel, inThread...)
+			a.channel, a.ts, err = api.PostMessageContext(ctx, channel, inThread...)
 		}
 		if r, done := a.result(ctx, route, err); done || !botOutside(err) {
 			return r, done
@@ -309,7 +344,7 @@ func (a *attempt) webAPI(ctx context.Context, api *slack.Client, msg *outgoing) 
 	}
 	ch, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
 	if err == nil {
-		_, _, err = api.PostMessageContext(ctx, ch.ID, opts...)
+		a.channel, a.ts, err = api.PostMessageContext(ctx, ch.ID, opts...)
 	}
 	return a.result(ctx, RouteDM, err)
 }
@@ -441,6 +476,10 @@ type attempt struct {
 	d        *Deliverer
 	del      *engine.Delivery
 	failures []string
+	// delivered is set once a route took the answer; channel and ts say
+	// where a Web API post put it.
+	delivered   bool
+	channel, ts string
 }
 
 // result settles one route: done with Retry zero when it delivered, done with
@@ -452,8 +491,9 @@ func (a *attempt) result(ctx context.Context, route string, err error) (engine.R
 		if route == RouteResponseURL {
 			level = slog.LevelDebug
 		}
-		a.d.Log.Log(ctx, level, "answer delivered", "job", a.del.JobID, "route", route, "attempt", a.del.Attempt)
-		if a.d.Delivered != nil {
+		a.d.Log.Log(ctx, level, "answer delivered", "job", a.del.JobID, "route", route, "attempt", a.del.Attempt, "part", max(a.del.Part, 1))
+		a.delivered = true
+		if a.d.Delivered != nil && a.del.Part <= 1 {
 			a.d.Delivered(context.WithoutCancel(ctx), a.del, route)
 		}
 		return engine.Retry{}, true
@@ -487,8 +527,8 @@ func (a *attempt) undelivered(ctx context.Context, why string) engine.Retry {
 		}
 	}
 	why = Redact(why)
-	a.d.Log.Error("answer undelivered", "job", a.del.JobID, "attempt", a.del.Attempt, "reason", why)
-	if a.d.Undelivered != nil {
+	a.d.Log.Error("answer undelivered", "job", a.del.JobID, "attempt", a.del.Attempt, "part", max(a.del.Part, 1), "reason", why)
+	if a.d.Undelivered != nil && a.del.Part <= 1 {
 		a.d.Undelivered(context.WithoutCancel(ctx), a.del, why)
 	}
 	return engine.Retry{}
@@ -548,7 +588,36 @@ func NewDelivery(j *engine.QueuedJob, msg Message, now time.Time) (*engine.Deliv
 	if reply["enqueued"] == "" && !j.Enqueued.IsZero() {
 		reply["enqueued"] = j.Enqueued.UTC().Format(time.RFC3339Nano)
 	}
-	return &engine.Delivery{ID: j.ID + "/answer", JobID: j.ID, Reply: reply, Message: body, Created: now}, nil
+	d := &engine.Delivery{ID: j.ID + "/answer", JobID: j.ID, Reply: reply, Message: body, Created: now}
+	for _, m := range msg.Continued {
+		part, err := json.Marshal(m)
+		if err != nil {
+			return nil, &engine.Error{Code: engine.Internal, Msg: "encoding an answer", Err: err}
+		}
+		d.Next = append(d.Next, part)
+	}
+	return d, nil
+}
+
+// continuation is the delivery of the part after del, which was delivered
+// (in the channel's thread ts, when a Web API post gave one), or nil.
+func continuation(del *engine.Delivery, channel, ts string) *engine.Delivery {
+	if len(del.Next) == 0 {
+		return nil
+	}
+	part := max(del.Part, 1) + 1
+	reply := make(map[string]string, len(del.Reply)+1)
+	for k, v := range del.Reply {
+		reply[k] = v
+	}
+	if channel != "" {
+		reply["channel"] = channel
+	}
+	if reply["thread_ts"] == "" && ts != "" {
+		reply["thread_ts"] = ts
+	}
+	return &engine.Delivery{ID: fmt.Sprintf("%s/answer/%d", del.JobID, part), JobID: del.JobID, Reply: reply,
+		Message: del.Next[0], Part: part, Next: del.Next[1:], Created: del.Created}
 }
 
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)

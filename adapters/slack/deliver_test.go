@@ -676,3 +676,71 @@ func TestDeliverNewDelivery(t *testing.T) {
 		t.Error("NewDelivery changed the job's Reply")
 	}
 }
+
+// TestDeliverContinuations: an answer too long for one message goes out as
+// its parts, in order, each once: through the response_url as new messages,
+// or through the Web API with the rest in the first post's thread. The job is
+// recorded as delivered once, by its first part.
+func TestDeliverContinuations(t *testing.T) {
+	long := slack.Message{ResponseType: "in_channel", Text: "output", Continued: []slack.Message{
+		{ResponseType: "in_channel", Text: "part 2"}, {ResponseType: "in_channel", Text: "part 3"}, {ResponseType: "in_channel", Text: "part 4"}}}
+	for _, tt := range []struct {
+		name  string
+		reply func(f *dlSlack) map[string]string
+	}{
+		{"response_url", func(f *dlSlack) map[string]string {
+			return map[string]string{"response_url": f.url("ok", "j1"), "team": "T1", "channel": "C1", "user": "U1"}
+		}},
+		{"web API", func(*dlSlack) map[string]string { return map[string]string{"team": "T1", "channel": "C1", "user": "U1"} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDLSlack(t)
+			h := newDLHooks()
+			d := f.deliverer(h, quietLog())
+			var o *natsadapter.Outbox
+			d.Post = func(ctx context.Context, del *engine.Delivery) error { return o.Post(ctx, del) }
+			o = dlOutbox(t, d.Deliver)
+			q := &engine.QueuedJob{ID: "j1", Reply: tt.reply(f)}
+			del, err := slack.NewDelivery(q, long, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Post(context.Background(), del); err != nil {
+				t.Fatal(err)
+			}
+			dlWait(t, h.done, 10*time.Second, "the answer")
+			var texts, threads []string
+			deadline := time.Now().Add(10 * time.Second)
+			for len(texts) < 4 && time.Now().Before(deadline) {
+				texts, threads = nil, nil
+				if tt.name == "response_url" {
+					for range f.hitCount("/r/ok/j1") {
+						texts = append(texts, "posted")
+					}
+				} else {
+					for _, c := range f.apiCalls() {
+						if c.method == "chat.postMessage" {
+							texts, threads = append(texts, c.form.Get("text")), append(threads, c.form.Get("thread_ts"))
+						}
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // and no more
+			if n := f.hitCount("/r/ok/j1"); tt.name == "response_url" && n != 4 {
+				t.Errorf("response_url posts %d, want 4", n)
+			}
+			if tt.name == "web API" {
+				want := "output,part 2,part 3,part 4 / ,1700000000.000100,1700000000.000100,1700000000.000100"
+				if got := strings.Join(texts, ",") + " / " + strings.Join(threads, ","); got != want {
+					t.Errorf("chat.postMessage texts / threads %s, want %s", got, want)
+				}
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if got := h.delivered["j1"]; len(got) != 1 {
+				t.Errorf("recorded as delivered %d times (%v), want once", len(got), got)
+			}
+		})
+	}
+}

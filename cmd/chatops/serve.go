@@ -148,6 +148,7 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	var records sync.WaitGroup // delivered answers being recorded
 	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
+	deliverer.Post = outbox.Post
 	token := slackadapter.TokenFunc(srv.OAuth, s.BotToken)
 	if api != nil || srv.OAuth != nil {
 		eng.Channels = &slackadapter.Channels{Token: token, APIURL: s.APIURL, HTTP: httpc}
