@@ -691,7 +691,9 @@ func TestDeliverContinuations(t *testing.T) {
 		{"response_url", func(f *dlSlack) map[string]string {
 			return map[string]string{"response_url": f.url("ok", "j1"), "team": "T1", "channel": "C1", "user": "U1"}
 		}},
-		{"web API", func(*dlSlack) map[string]string { return map[string]string{"team": "T1", "channel": "C1", "user": "U1"} }},
+		{"web API", func(*dlSlack) map[string]string {
+			return map[string]string{"team": "T1", "channel": "C1", "user": "U1"}
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newDLSlack(t)

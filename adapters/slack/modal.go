@@ -37,11 +37,8 @@ func RunModal(g *grammar.Grammar, allowed func(*grammar.Spec) bool, channel stri
 		if name == "help" || allowed != nil && !allowed(spec) {
 			continue
 		}
-		desc := spec.Summary
-		if len(desc) > 75 {
-			desc = desc[:72] + "..."
-		}
-		opts = append(opts, slack.NewOptionBlockObject(name, plain(name), plain(desc)))
+		// An option's description holds 75 characters.
+		opts = append(opts, slack.NewOptionBlockObject(name, plain(name), plain(cutShort(spec.Summary, 75))))
 	}
 	command := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a command"), actionValue, opts...)
 	pipeline := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Choose a pipeline"), actionValue)
