@@ -72,6 +72,9 @@ type Options struct {
 	// failed, which Open then reports without waiting further. Nil Spawn
 	// embeds the server in this process instead, while the Conn is open.
 	Spawn func() (exited <-chan error, err error)
+	// SetupWait bounds how long Open waits for an external NATS's streams
+	// to answer; DefaultSetupWait when zero.
+	SetupWait time.Duration
 	// LocalWait bounds how long Open waits for a local server;
 	// DefaultLocalWait when zero.
 	LocalWait time.Duration
@@ -129,11 +132,39 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 		c.Close()
 		return nil, unavailable(err)
 	}
-	if err := c.setup(ctx, opts); err != nil {
+	if err := c.setupWaiting(ctx, opts); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// DefaultSetupWait bounds how long Open waits for an external cluster's
+// streams to answer: a process started while a node restarts, and its
+// streams elect leaders, waits for them rather than exit.
+const DefaultSetupWait = 30 * time.Second
+
+// setupWaiting runs setup again while the streams cannot be reached, up to
+// opts.SetupWait, for an external NATS; a local one answers at once or not
+// at all.
+func (c *Conn) setupWaiting(ctx context.Context, opts Options) error {
+	wait := opts.SetupWait
+	if wait <= 0 {
+		wait = DefaultSetupWait
+	}
+	deadline := time.Now().Add(wait)
+	for attempt := 1; ; attempt++ {
+		err := c.setup(ctx, opts)
+		if err == nil || opts.URL == "" || engine.ErrorCode(err) != engine.Unavailable || time.Now().After(deadline) {
+			return err
+		}
+		opts.Log.Warn("NATS streams do not answer yet; trying again", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(time.Duration(attempt)*250*time.Millisecond, 2*time.Second)):
+		}
+	}
 }
 
 // local connects to the data dir's local server; without opts.Spawn, it

@@ -110,14 +110,17 @@ func TestClusterFaults(t *testing.T) {
 			nodeKilledAt = time.Now()
 			cl.kill(leader)
 			// The window: until the survivors elected the jobs stream a
-			// new leader.
-			for time.Since(nodeKilledAt) < faultRestart-faultNodeKill {
-				if i, err := cl.leader(natsadapter.JobsStream); err == nil && i != leader {
-					leaderBackAt = time.Now()
-					break
+			// new leader (or the killed node, restarted, leads again).
+			killed := leader
+			faults.Go(func() {
+				for time.Since(nodeKilledAt) < 20*time.Second {
+					if i, err := cl.leader(natsadapter.JobsStream); err == nil && (i != killed || time.Since(nodeKilledAt) > faultRestart-faultNodeKill) {
+						leaderBackAt = time.Now()
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			})
 		}
 		sleepUntil(t0.Add(faultRestart))
 		if replicated {
