@@ -123,6 +123,9 @@ type Engine struct {
 	// StoreTimeout bounds how long a change waits for an unreachable store
 	// before it reports that its outcome is unknown.
 	StoreTimeout time.Duration
+	// Claims, when set, records who took each queued job first: a worker,
+	// or the gateway refusing it (see Refuse).
+	Claims Claims
 	// BeatEvery is how often a worker running a job says so in the job's
 	// record; DefaultBeatEvery when zero. A running job whose record has
 	// not beaten for three of them is taken for a dead worker's.

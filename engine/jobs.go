@@ -15,6 +15,23 @@ var errClaimed = errors.New("job already claimed")
 // only because the queue lost sight of it (a NATS node died meanwhile).
 var errAlive = errors.New("job still running")
 
+// Claims say who took a job first: a worker about to run it (ClaimRun), or
+// the gateway that could not queue it in time and refused it (ClaimRefused).
+// They live apart from the job records, so that one of the two can be
+// written while the other's store elects a leader.
+type Claims interface {
+	// Claim records by as the job's claim unless it has one, and returns
+	// the claim that holds. It returns Unavailable when the store cannot
+	// be reached.
+	Claim(ctx context.Context, job, by string) (string, error)
+}
+
+// Claims.
+const (
+	ClaimRun     = "run"
+	ClaimRefused = "refused"
+)
+
 // DefaultBeatEvery is how often the worker running a job says so in its
 // record; a worker silent for three beats is taken for dead.
 const DefaultBeatEvery = 2 * time.Second
@@ -32,6 +49,15 @@ const DefaultBeatEvery = 2 * time.Second
 func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progress func(string)) (*Job, error) {
 	now := e.Now()
 	every := e.beatEvery()
+	if e.Claims != nil {
+		claim, err := e.Claims.Claim(ctx, j.ID, ClaimRun)
+		if err != nil {
+			return nil, err
+		}
+		if claim == ClaimRefused {
+			return e.refused(ctx, j)
+		}
+	}
 	var prev Job
 	job, err := e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
 		prev = *rec
@@ -203,19 +229,71 @@ func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
 // did land, and a worker took the job, so it is running. An error means
 // neither could be recorded: whether the job runs is unknown. A refusal is
 // audited as unavailable.
+//
+// With Claims, the refusal is first claimed there, each half of the time
+// bound given, and the job record is the fallback: a worker claims a job
+// there before its record, so whichever claim holds decides.
 func (e *Engine) Refuse(ctx context.Context, j *QueuedJob, reason string) (refused bool, err error) {
+	if e.Claims != nil {
+		cctx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+			defer cancel()
+		}
+		claim, err := e.Claims.Claim(cctx, j.ID, ClaimRefused)
+		switch {
+		case err == nil && claim == ClaimRefused:
+			e.refusedRecord(context.WithoutCancel(ctx), j, reason)
+			return true, nil
+		case err == nil:
+			return false, nil // a worker took it: it runs
+		}
+		e.Log.Warn("claiming a refusal", "job", j.ID, "err", err)
+	}
 	now := e.Now()
-	job := &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
-		State: JobFailed, Queued: j.Enqueued, Finished: now, Outcome: string(Unavailable), Message: reason,
-		Answer: AnswerDelivered, AnswerNote: "refused at once"}
-	created, err := e.Jobs.Create(ctx, job)
+	created, err := e.Jobs.Create(ctx, refusedJob(j, now, reason))
 	if err != nil || !created {
 		return false, err
 	}
-	if err := e.Audit.Append(ctx, jobRecord(job, now, string(Unavailable), reason)); err != nil {
+	if err := e.Audit.Append(ctx, jobRecord(refusedJob(j, now, reason), now, string(Unavailable), reason)); err != nil {
 		e.Log.Warn("auditing a refused job", "job", j.ID, "err", err)
 	}
 	return true, nil
+}
+
+// refusedJob is the record of a job its gateway refused.
+func refusedJob(j *QueuedJob, now time.Time, reason string) *Job {
+	return &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
+		State: JobFailed, Queued: j.Enqueued, Finished: now, Outcome: string(Unavailable), Message: reason,
+		Answer: AnswerDelivered, AnswerNote: "refused at once"}
+}
+
+// refusedRecord writes, after a refusal was claimed, the job's record and
+// audit, in the background of the ack: best effort, since the claim decides.
+func (e *Engine) refusedRecord(ctx context.Context, j *QueuedJob, reason string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		now := e.Now()
+		job := refusedJob(j, now, reason)
+		if created, err := e.Jobs.Create(ctx, job); err != nil || !created {
+			return
+		}
+		if err := e.Audit.Append(ctx, jobRecord(job, now, string(Unavailable), reason)); err != nil {
+			e.Log.Warn("auditing a refused job", "job", j.ID, "err", err)
+		}
+	}()
+}
+
+// refused returns, for a delivery of a job its gateway refused, the job as
+// refused: nothing runs, and the person was told at once.
+func (e *Engine) refused(ctx context.Context, j *QueuedJob) (*Job, error) {
+	job := refusedJob(j, e.Now(), "chatops could not store the command in time; it was not run")
+	if _, err := e.Jobs.Create(ctx, job); err != nil {
+		return nil, err
+	}
+	return e.Jobs.Get(ctx, j.ID)
 }
 
 // Answered records that a job's answer is on its way (in the outbox).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +261,62 @@ func TestRunJobWorkerAlive(t *testing.T) {
 	job, err := e.RunJob(ctx, q, "host-b/2", nil)
 	if err != nil || job.State != engine.JobDone {
 		t.Fatalf("taken over from a silent worker: %+v, %v", job, err)
+	}
+}
+
+type memClaims struct {
+	mu   sync.Mutex
+	m    map[string]string
+	down bool
+}
+
+func (c *memClaims) Claim(_ context.Context, job, by string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return "", engine.Errorf(engine.Unavailable, "claims down")
+	}
+	if have, ok := c.m[job]; ok {
+		return have, nil
+	}
+	c.m[job] = by
+	return by, nil
+}
+
+// TestRefuseClaims: a refusal claimed first stops the job's worker from
+// running it, even when the job records cannot be written; a worker's claim
+// first makes the refusal say it runs.
+func TestRefuseClaims(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	claims := &memClaims{m: map[string]string{}}
+	e.Claims = claims
+	alice := e.Identify(engine.SourceSlack, "U1")
+	late := &engine.QueuedJob{ID: "late", Command: "info demo", Actor: alice, Enqueued: e.Now()}
+	if refused, err := e.Refuse(ctx, late, "not stored in time"); !refused || err != nil {
+		t.Fatalf("Refuse = %v, %v", refused, err)
+	}
+	job, err := e.RunJob(ctx, late, "w1", nil)
+	if err != nil || job.State != engine.JobFailed || job.Answer != engine.AnswerDelivered {
+		t.Fatalf("the refused job's late delivery: %+v, %v; want failed, answered already, not run", job, err)
+	}
+	taken := &engine.QueuedJob{ID: "taken", Command: "info demo", Actor: alice, Enqueued: e.Now()}
+	if job, err := e.RunJob(ctx, taken, "w1", nil); err != nil || job.State != engine.JobDone {
+		t.Fatalf("run: %+v, %v", job, err)
+	}
+	if refused, err := e.Refuse(ctx, taken, "not stored in time"); refused || err != nil {
+		t.Errorf("refusing a job a worker took = %v, %v; want not refused", refused, err)
+	}
+	claims.down = true
+	fallback := &engine.QueuedJob{ID: "fallback", Command: "info demo", Actor: alice, Enqueued: e.Now()}
+	if refused, err := e.Refuse(ctx, fallback, "not stored in time"); !refused || err != nil {
+		t.Errorf("refusal through the job record = %v, %v", refused, err)
+	}
+	if _, err := e.RunJob(ctx, fallback, "w1", nil); engine.ErrorCode(err) != engine.Unavailable {
+		t.Errorf("a worker without its claims store: %v, want Unavailable (delivered again later)", err)
+	}
+	claims.down = false
+	if job, err := e.RunJob(ctx, fallback, "w1", nil); err != nil || job.State != engine.JobFailed {
+		t.Errorf("the fallback-refused job's delivery: %+v, %v; want failed, not run", job, err)
 	}
 }

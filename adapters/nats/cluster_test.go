@@ -110,6 +110,9 @@ func TestCluster(t *testing.T) {
 	if _, err := c.Leases(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Claims(ctx); err != nil {
+		t.Fatal(err)
+	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)

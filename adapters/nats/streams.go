@@ -180,6 +180,10 @@ func newLayout(r Retention, replicas int, auto bool) *layout {
 	bucket(jetstream.KeyValueConfig{
 		Bucket: LeasesBucket, Description: "chatops leases: which process runs each piece of periodic work", History: 1,
 	})
+	bucket(jetstream.KeyValueConfig{
+		Bucket: ClaimsBucket, Description: "chatops claims: whether each job was taken by a worker or refused by its gateway", History: 1,
+		TTL: ClaimTTL,
+	})
 	return l
 }
 

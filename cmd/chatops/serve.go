@@ -85,6 +85,9 @@ func (s *ServeCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if eng.Claims, err = conn.Claims(e.ctx); err != nil {
+		return err
+	}
 	inter, err := conn.Interactions(e.ctx)
 	if err != nil {
 		return err
