@@ -367,7 +367,7 @@ func RenderThreadParent(t *engine.Thread, stages []string) Message {
 	}
 	if ev := t.Latest; ev != nil {
 		m.Text = cutPlain(plainText(title+": "+ev.Describe()), maxSectionText)
-		m.Blocks = append(m.Blocks, contextLine(cutMrkdwn("Latest: "+escape(ev.Describe())+eventWhen(ev), maxSectionText)))
+		m.Blocks = append(m.Blocks, contextLine(cutMrkdwn("Latest: "+escape(ev.Describe())+eventWhen(ev), MaxContextText)))
 	}
 	return m
 }
@@ -448,7 +448,7 @@ func eventContext(ev *engine.Event) string {
 	if len(parts) == 0 {
 		return escape(ev.Pipeline)
 	}
-	return cutMrkdwn(strings.Join(parts, " · "), maxSectionText)
+	return cutMrkdwn(strings.Join(parts, " · "), MaxContextText)
 }
 
 func eventWhen(ev *engine.Event) string {
