@@ -13,24 +13,11 @@ import (
 // this package's names still sign and verify the same way.
 
 func TestSignVector(t *testing.T) {
-	// Computed apart from this package:
-	//   printf 'v1:1531420618:{"action":"deploy"}' | openssl dgst -sha256 -hmac 'shhh-webhook-key'
-	const want = "v1=c43cb84ceadc6bcadd54b275ad7162a35b608fee9357c9d3683ac69187fc4287"
-	secret := []byte("shhh-webhook-key")
-	body := []byte(`{"action":"deploy"}`)
-	ts := time.Unix(1531420618, 0)
-	h := chatopshttp.Sign(secret, ts, body)
-	if got := h.Get(chatopshttp.SignatureHeader); got != want {
-		t.Errorf("signature = %s, want %s", got, want)
-	}
-	if got := h.Get(chatopshttp.TimestampHeader); got != "1531420618" {
-		t.Errorf("timestamp = %s, want 1531420618", got)
-	}
-	hand := http.Header{}
-	hand.Set("X-Chatops-Timestamp", "1531420618")
-	hand.Set("X-Chatops-Signature", want)
-	if err := chatopshttp.Verify(secret, hand, body, ts.Add(4*time.Minute), 0); err != nil {
-		t.Errorf("Verify(hand-computed vector) = %v, want nil", err)
+	// Computed apart from this package (the scheme's own test holds the
+	// openssl command): this package's names give the same headers.
+	h := chatopshttp.Sign([]byte("shhh-webhook-key"), time.Unix(1531420618, 0), []byte(`{"action":"deploy"}`))
+	if got := h.Get(chatopshttp.SignatureHeader) + " " + h.Get(chatopshttp.TimestampHeader); got != "v1=c43cb84ceadc6bcadd54b275ad7162a35b608fee9357c9d3683ac69187fc4287 1531420618" {
+		t.Errorf("signature and timestamp = %s", got)
 	}
 }
 
