@@ -225,7 +225,10 @@ func postSlash(client *http.Client, addr, hooksURL string, i int) ackResult {
 // gateways: it keeps its connections, and waits past Slack's deadline so a
 // slow ack is measured rather than lost.
 func clusterClient() *http.Client {
-	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	// Idle connections are closed here before the server would: a request
+	// on one the server is closing fails with EOF, which is the client's
+	// race, not the gateway's.
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 5 * time.Second}}
 }
 
 func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }

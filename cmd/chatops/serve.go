@@ -222,7 +222,11 @@ func (s *ServeCmd) Run(e *env) error {
 		} else {
 			mux.Handle("/", srv.HealthHandler())
 		}
-		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+		// A kept-alive connection lasts two minutes idle: a client that
+		// reuses one just as the server closes it sees its request fail,
+		// so the server should be the last to give up on one.
+		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+			IdleTimeout: 2 * time.Minute}
 		go func() { errc <- hs.Serve(ln) }()
 		log.Info("serving", "role", s.Role, "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
 			"github_hook", gateway && len(hooks.GitHubSecret) > 0, "generic_hook", gateway && len(hooks.Secret) > 0, "notifications", notify != nil && s.Workers > 0)
