@@ -554,13 +554,23 @@ type auditRecord struct {
 // clusterAudit reads the whole audit from the cluster.
 func clusterAudit(t testing.TB, bin string, cl *natsCluster, dir string) []auditRecord {
 	t.Helper()
-	cmd := exec.Command(bin, "--nats-url", cl.urls(), "--config", filepath.Join(dir, "gateway1", "chatops.yaml"),
-		"audit", "--limit", "1000000", "-o", "json")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chatops audit: %v\n%s", err, stderr.String())
+	// The checker reads as any client would: a connection the cluster
+	// drops while the restarted node catches up is read again.
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		cmd := exec.Command(bin, "--nats-url", cl.urls(), "--config", filepath.Join(dir, "gateway1", "chatops.yaml"),
+			"audit", "--limit", "1000000", "-o", "json")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		var err error
+		if out, err = cmd.Output(); err == nil {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("chatops audit: %v\n%s%.500s", err, stderr.String(), out)
+		}
+		t.Logf("chatops audit, attempt %d: %v\n%s%.300s", attempt, err, stderr.String(), out)
+		time.Sleep(time.Second)
 	}
 	var recs []auditRecord
 	if err := json.Unmarshal(out, &recs); err != nil {
