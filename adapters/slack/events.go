@@ -34,6 +34,7 @@ var leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*`)
 // events handles the Events API: url_verification, then app mentions and direct
 // messages, which run the same grammar as the slash command.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	w = noRetryWriter{w}
 	body, ok := s.readVerified(w, r)
 	if !ok {
 		return
@@ -120,4 +121,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		s.Log.Error("enqueue failed", "event", cb.EventID, "err", err)
 		http.Error(w, "cannot take commands right now", http.StatusServiceUnavailable)
 	}
+}
+
+// noRetryWriter marks a permanent refusal (4xx) of an event with
+// X-Slack-No-Retry: 1: Slack would otherwise send the same event again,
+// to be refused again. A 5xx (the queue unreachable) keeps Slack's retries.
+type noRetryWriter struct{ http.ResponseWriter }
+
+func (w noRetryWriter) WriteHeader(code int) {
+	if code >= 400 && code < 500 {
+		w.Header().Set("X-Slack-No-Retry", "1")
+	}
+	w.ResponseWriter.WriteHeader(code)
 }

@@ -191,6 +191,13 @@ func (s *Server) counted(endpoint string, h http.HandlerFunc) http.Handler {
 // readVerified reads the body within the size limit and checks its signature.
 // On failure it has answered with a 4xx and returns false.
 func (s *Server) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, ok := s.readBody(w, r)
+	return body, ok && s.verified(w, r, body)
+}
+
+// readBody reads the body within the size limit; on failure it has answered
+// with a 4xx and returns false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -202,13 +209,19 @@ func (s *Server) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, b
 		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", "body", "err", err)
 		return nil, false
 	}
+	return body, true
+}
+
+// verified checks the body's signature; on failure it has answered 401 and
+// returns false.
+func (s *Server) verified(w http.ResponseWriter, r *http.Request, body []byte) bool {
 	if err := s.Verifier.Verify(r.Header, body); err != nil {
 		// The reason, never the secret or the signature.
 		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "request verification failed", http.StatusUnauthorized)
-		return nil, false
+		return false
 	}
-	return body, true
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -221,16 +234,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 // commands handles a slash command: verify, parse, check, enqueue, ack.
 func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, ok := s.readVerified(w, r)
+	body, ok := s.readBody(w, r)
 	if !ok {
 		return
 	}
 	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		http.Error(w, "malformed form body: "+err.Error(), http.StatusBadRequest)
+	if err == nil && form.Get("ssl_check") == "1" && form.Get("command") == "" {
+		// Slack checks the certificate with an unsigned request that
+		// carries no command: a 200 and nothing else.
 		return
 	}
-	if form.Get("ssl_check") == "1" {
+	if !s.verified(w, r, body) {
+		return
+	}
+	if err != nil {
+		http.Error(w, "malformed form body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	user, channel := form.Get("user_id"), form.Get("channel_id")

@@ -350,6 +350,29 @@ func TestBadRequests(t *testing.T) {
 	if resp, _ := f.post(t, "/slack/commands", ssl, slack.Sign(secret, time.Now(), []byte(ssl))); resp.StatusCode != 200 {
 		t.Errorf("ssl_check: %d", resp.StatusCode)
 	}
+	// Slack sends its certificate check unsigned: 200, and nothing done.
+	if resp, _ := f.post(t, "/slack/commands", ssl, http.Header{}); resp.StatusCode != 200 {
+		t.Errorf("unsigned ssl_check: %d, want 200", resp.StatusCode)
+	}
+	// An unsigned request that carries a command is still refused.
+	forged := "ssl_check=1&command=%2Fh&text=promote+demo&user_id=U1"
+	if resp, _ := f.post(t, "/slack/commands", forged, http.Header{}); resp.StatusCode != 401 {
+		t.Errorf("unsigned command posing as ssl_check: %d, want 401", resp.StatusCode)
+	}
+	// A permanent refusal of an event tells Slack not to send it again.
+	for _, ev := range []struct {
+		name, body string
+		header     http.Header
+		want       int
+	}{
+		{"unsigned", `{"type":"event_callback"}`, http.Header{}, 401},
+		{"malformed", `{"type":`, slack.Sign(secret, time.Now(), []byte(`{"type":`)), 400},
+	} {
+		resp, _ := f.post(t, "/slack/events", ev.body, ev.header)
+		if resp.StatusCode != ev.want || resp.Header.Get("X-Slack-No-Retry") != "1" {
+			t.Errorf("%s event: %d, X-Slack-No-Retry %q; want %d and 1", ev.name, resp.StatusCode, resp.Header.Get("X-Slack-No-Retry"), ev.want)
+		}
+	}
 	if st, _, err := f.engine.Store.Load(context.Background(), "demo"); engine.ErrorCode(err) != engine.NotFound {
 		t.Errorf("the ledger changed: %+v %v", st, err)
 	}
