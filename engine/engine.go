@@ -406,6 +406,9 @@ func (e *Engine) finish(ctx context.Context, r *run, job *Job, res *Result, err 
 			return
 		}
 		j.State, j.Outcome, j.Message, j.Result = JobFailed, r.rec.Outcome, r.rec.Message, nil
+		if chat := ChatMessage(err); chat != r.rec.Message {
+			j.Chat = chat
+		}
 		j.ErrorRef, j.Question = r.rec.ErrorRef, question
 		if ErrorCode(err) == Unknown {
 			j.State = JobUnknown

@@ -35,6 +35,9 @@ type Error struct {
 	Code Code
 	// Msg is the whole message for the user.
 	Msg string
+	// Chat, when set, is Msg as a chat shows it: without what only the
+	// server's operators need (where a policy rule lives in the config).
+	Chat string
 	// Ref identifies the failure in the log, for internal errors.
 	Ref string
 	Err error
@@ -119,4 +122,14 @@ func ErrorMessage(err error) string {
 		return "internal error" + ref + "; the details are in the server log"
 	}
 	return e.Msg
+}
+
+// ChatMessage is ErrorMessage for a chat's users: an Error's Chat form when
+// it has one.
+func ChatMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Chat != "" && e.Code != Internal {
+		return e.Chat
+	}
+	return ErrorMessage(err)
 }

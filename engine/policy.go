@@ -6,9 +6,15 @@ import (
 	"strings"
 )
 
+// rule is a rule's name, as "policy.stages[1]", followed by " at " and where
+// the config holds it when the config says: the audit and the terminal show
+// both, a chat only the name (Error.Chat), since its users need not see
+// where the server's config lives.
 func (r *run) deny(rule, format string, args ...any) error {
 	r.rec.Decision, r.rec.Rule = "denied", rule
-	return &Error{Code: Denied, Msg: fmt.Sprintf(format, args...) + " (" + rule + ")"}
+	msg := fmt.Sprintf(format, args...)
+	name, _, _ := strings.Cut(rule, " at ")
+	return &Error{Code: Denied, Msg: msg + " (" + rule + ")", Chat: msg + " (" + name + ")"}
 }
 
 // checkCommand applies the command rules and the force rule.

@@ -237,8 +237,10 @@ type Job struct {
 	Started  time.Time `json:"started,omitzero"`
 	Finished time.Time `json:"finished,omitzero"`
 	// Outcome is ok, unconfirmed, or an error code.
-	Outcome  string   `json:"outcome,omitempty"`
-	Message  string   `json:"message,omitempty"` // what the person was told of a failure
+	Outcome string `json:"outcome,omitempty"`
+	Message string `json:"message,omitempty"` // what the person was told of a failure
+	// Chat is Message as a chat shows it, when it differs (see Error.Chat).
+	Chat     string   `json:"chat,omitempty"`
 	ErrorRef string   `json:"error_ref,omitempty"`
 	Progress []string `json:"progress,omitempty"`
 	// Result is the stored answer of a finished job, answered again when the
@@ -283,7 +285,7 @@ func (j *Job) Err() error {
 	case j.Outcome == "" || j.Outcome == "ok":
 		return nil
 	}
-	return &Error{Code: Code(j.Outcome), Msg: j.Message, Ref: j.ErrorRef}
+	return &Error{Code: Code(j.Outcome), Msg: j.Message, Chat: j.Chat, Ref: j.ErrorRef}
 }
 
 // Outbox carries answers durably from the workers that ran a command to the

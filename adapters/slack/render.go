@@ -291,7 +291,7 @@ func RenderError(err error, command string) Message {
 	case engine.Invalid, engine.NotFound:
 		icon = ":warning:"
 	}
-	msg := engine.ErrorMessage(err)
+	msg := engine.ChatMessage(err)
 	m := Message{ResponseType: "ephemeral", Text: cutPlainText(plainText(msg), MaxMessageText), Blocks: []slack.Block{section(icon + " " + escape(msg))}}
 	if command != "" {
 		m.Blocks = append(m.Blocks, contextLine("`"+escape(command)+"`"))
@@ -306,7 +306,7 @@ func refusal(err error) string {
 	if errors.As(err, &ge) {
 		return ge.Detail()
 	}
-	return engine.ErrorMessage(err)
+	return engine.ChatMessage(err)
 }
 
 // RenderRefusal is a refusal as a worker posts it in a thread.
