@@ -248,7 +248,7 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 			got = got[:1]
 		}
 		if len(got) != 1 {
-			t.Errorf("command %d got %d final answers: %q", i, len(got), got)
+			t.Errorf("command %d got %d final answers: %q, the first %s", i, len(got), got, nearestKill(fake.gotAt[i][0], killedAt))
 			logJob(t, dir, jobIDs[i])
 			continue
 		}
@@ -294,15 +294,32 @@ func TestCrashAndAnswerFailures(t *testing.T) {
 		total, nAcked, len(times), unknown, len(recs), sumAttempts(fake.attempts), excused)
 }
 
-// killedJustAfter reports whether a kill came within 50 ms after an answer
-// was taken: too soon for the killed process to have recorded it.
+// killedJustAfter reports whether a kill came within 250 ms after an answer
+// was taken: too soon for the killed process to have recorded it. The record
+// is one KV write beside the outbox's ack, a few milliseconds on an idle
+// machine; under -race on two busy cores it was seen to take longer.
 func killedJustAfter(answered time.Time, kills []time.Time) bool {
 	for _, k := range kills {
-		if d := k.Sub(answered); d >= 0 && d < 50*time.Millisecond {
+		if d := k.Sub(answered); d >= 0 && d < 250*time.Millisecond {
 			return true
 		}
 	}
 	return false
+}
+
+// nearestKill says how far from an answer the nearest kill was, for a
+// failure's message.
+func nearestKill(answered time.Time, kills []time.Time) string {
+	best := time.Duration(1<<62 - 1)
+	for _, k := range kills {
+		if d := k.Sub(answered); d.Abs() < best.Abs() {
+			best = d
+		}
+	}
+	if len(kills) == 0 {
+		return "with no kill"
+	}
+	return fmt.Sprintf("%v before the nearest kill", best.Round(time.Millisecond))
 }
 
 // crashSetup builds chatops, writes a config whose note command appends to
