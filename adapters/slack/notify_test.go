@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
@@ -542,66 +540,16 @@ func TestNotifyGolden(t *testing.T) {
 			if err := enc.Encode(tc.msg); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", "notify", tc.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("Block Kit differs from %s (run go test ./adapters/slack -run Notif -update and review the diff):\n%s", path, out.Bytes())
-			}
+			golden(t, filepath.Join("testdata", "notify", tc.name+".golden"), out.Bytes(), "go test ./adapters/slack -run Notif -update")
 		})
 	}
 }
 
-// checkLimits fails when m breaks Block Kit's limits: 50 blocks, 3000
-// characters of section text, 150 of a header, valid UTF-8 throughout.
+// checkLimits fails when m breaks Block Kit's limits, as slack.Check knows
+// them.
 func checkLimits(t *testing.T, m slack.Message) {
 	t.Helper()
-	if len(m.Blocks) > 50 {
-		t.Errorf("%d blocks, Slack takes 50", len(m.Blocks))
-	}
-	data, err := json.Marshal(m.Blocks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks []struct {
-		Type string `json:"type"`
-		Text struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Elements []struct {
-			Text string `json:"text"`
-		} `json:"elements"`
-	}
-	if err := json.Unmarshal(data, &blocks); err != nil {
-		t.Fatal(err)
-	}
-	for i, b := range blocks {
-		texts := []string{b.Text.Text}
-		for _, e := range b.Elements {
-			texts = append(texts, e.Text)
-		}
-		limit := 3000
-		if b.Type == "header" {
-			limit = 150
-		}
-		for _, s := range texts {
-			if utf8.RuneCountInString(s) > limit || !utf8.ValidString(s) {
-				t.Errorf("block %d (%s): %d characters (limit %d), valid UTF-8 %v", i, b.Type, utf8.RuneCountInString(s), limit, utf8.ValidString(s))
-			}
-		}
-	}
-	if !utf8.ValidString(m.Text) {
-		t.Errorf("text is not valid UTF-8")
+	if err := slack.Check(m); err != nil {
+		t.Error(err)
 	}
 }

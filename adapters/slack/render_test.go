@@ -71,20 +71,7 @@ func TestBlockKitGolden(t *testing.T) {
 	write("refusal in a thread", slack.RenderRefusal("error: unknown command \"promte\" (column 1)\n  promte demo\n  ^^^^^^\ndid you mean \"promote\"?\n", "promte demo"))
 	write("stored text with control characters", slack.RenderResult(hostile, "releases demo", "job123"))
 
-	path := filepath.Join("..", "..", "testdata", "slack", "blockkit.golden")
-	if *update {
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("Block Kit differs from %s (run go test -update and review the diff)", path)
-	}
+	golden(t, filepath.Join("..", "..", "testdata", "slack", "blockkit.golden"), out.Bytes(), "go test -update")
 }
 
 // hostile is a result as old ledger data and webhooks can make it: control
@@ -351,23 +338,7 @@ func TestLongAnswerGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			path := filepath.Join("testdata", "limits", tc.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("Block Kit differs from %s (run go test ./adapters/slack -run LongAnswer -update and review the diff)", path)
-			}
+			golden(t, filepath.Join("testdata", "limits", tc.name+".golden"), out.Bytes(), "go test ./adapters/slack -run LongAnswer -update")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,5 +387,27 @@ func TestBadRequests(t *testing.T) {
 	}
 	if got := f.mustGet(t, "/readyz"); got != "ready\n" {
 		t.Errorf("readyz %q", got)
+	}
+}
+
+// golden compares got with the golden file at path, or rewrites it with
+// -update; rerun says how to rewrite it.
+func golden(t *testing.T, path string, got []byte, rerun string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Block Kit differs from %s (run %s and review the diff)", path, rerun)
 	}
 }
