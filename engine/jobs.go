@@ -213,13 +213,11 @@ func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, e
 	})
 }
 
-// Accept records a job as queued, once: an adapter calls it when it has
-// enqueued the job, so jobs shows it from then on. A job already recorded is
-// left as it is.
-func (e *Engine) Accept(ctx context.Context, j *QueuedJob) error {
-	_, err := e.Jobs.Create(ctx, &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source,
-		Channel: j.Channel, State: JobQueued, Queued: j.Enqueued})
-	return err
+// Record is how a job looks while it waits for a worker: a store shows a
+// job it holds in its queue, with no record of its own yet, as this.
+func (j *QueuedJob) Record() *Job {
+	return &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source,
+		Channel: j.Channel, State: JobQueued, Queued: j.Enqueued}
 }
 
 // Refuse records that an adapter refused a job it could not queue in time,

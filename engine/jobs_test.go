@@ -37,12 +37,6 @@ func TestRunJobOnce(t *testing.T) {
 	e := newEngine(t, engine.DemoConfig())
 	ctx := context.Background()
 	j := queued(e, "job-1", "alice", "release demo 9.0.0 to development")
-	if err := e.Accept(ctx, j); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := e.Jobs.Get(ctx, "job-1"); got.State != engine.JobQueued {
-		t.Fatalf("accepted job is %q, want queued", got.State)
-	}
 	for i := range 3 {
 		job, err := e.RunJob(ctx, j, "w1", nil)
 		if err != nil {

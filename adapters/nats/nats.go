@@ -72,6 +72,11 @@ type Options struct {
 	// failed, which Open then reports without waiting further. Nil Spawn
 	// embeds the server in this process instead, while the Conn is open.
 	Spawn func() (exited <-chan error, err error)
+	// Embed runs the data dir's server in this process when no other
+	// process serves the dir, even with Spawn; Spawn then starts one should
+	// the process whose server this one uses stop. chatops serve sets it:
+	// its gateway reaches its own server in memory, with no socket between.
+	Embed bool
 	// SetupWait bounds how long Open waits for an external NATS's streams
 	// to answer; DefaultSetupWait when zero.
 	SetupWait time.Duration
@@ -167,8 +172,8 @@ func (c *Conn) setupWaiting(ctx context.Context, opts Options) error {
 	}
 }
 
-// local connects to the data dir's local server; without opts.Spawn, it
-// embeds one unless another process serves the dir.
+// local connects to the data dir's local server; without opts.Spawn, or
+// with opts.Embed, it embeds one unless another process serves the dir.
 func (c *Conn) local(ctx context.Context, opts Options) error {
 	if opts.DataDir == "" {
 		return &engine.Error{Code: engine.Invalid, Msg: "no data dir for the local NATS server: give --data or --nats-url"}
@@ -176,7 +181,7 @@ func (c *Conn) local(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return &engine.Error{Code: engine.Invalid, Msg: fmt.Sprintf("data dir %s: %v", opts.DataDir, err), Err: err}
 	}
-	if opts.Spawn != nil {
+	if opts.Spawn != nil && !opts.Embed {
 		return c.connectLocal(ctx, opts)
 	}
 	lock, err := tryLock(filepath.Join(opts.DataDir, serverLockFile), true)

@@ -16,7 +16,10 @@ var _ engine.Queue = (*Queue)(nil)
 
 // Queue settings.
 const (
-	JobsStream     = "CHATOPS_JOBS"
+	JobsStream = "CHATOPS_JOBS"
+	// jobsSubject takes each job on a subject of its own, jobsSubject.<id>,
+	// so that a queued job is found by its id (Jobs.Get) with no record of
+	// its own. Jobs enqueued by earlier versions are on jobsSubject itself.
 	jobsSubject    = "chatops.jobs"
 	workerConsumer = "workers"
 	// DedupWindow outlasts Slack's retries, which come up to 5 minutes later.
@@ -70,17 +73,36 @@ func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
 	return q, nil
 }
 
-// Enqueue implements engine.Queue; the job ID is the Nats-Msg-Id.
+// Enqueue implements engine.Queue; the job ID is the Nats-Msg-Id, and the
+// last token of the job's subject. The message is the job's only record
+// until a worker takes it: Jobs shows it as queued.
 func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) {
+	if !subjectToken(j.ID) {
+		return false, &engine.Error{Code: engine.Internal, Msg: fmt.Sprintf("job id %q: only letters, digits, - and _ can name a job", j.ID)}
+	}
 	data, err := json.Marshal(j)
 	if err != nil {
 		return false, &engine.Error{Code: engine.Internal, Msg: "encoding a job", Err: err}
 	}
-	ack, err := q.js.Publish(ctx, jobsSubject, data, jetstream.WithMsgID(j.ID))
+	ack, err := q.js.Publish(ctx, jobsSubject+"."+j.ID, data, jetstream.WithMsgID(j.ID))
 	if err != nil {
 		return false, unavailable(fmt.Errorf("enqueueing job %s: %w", j.ID, err))
 	}
 	return ack.Duplicate, nil
+}
+
+// subjectToken reports whether id can be one token of a subject: letters,
+// digits, - and _ (what every job id is made of), 1 to 64 of them.
+func subjectToken(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Work implements engine.Queue with a durable pull consumer shared by every

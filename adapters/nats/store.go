@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/engine"
@@ -570,6 +571,9 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 type Jobs struct {
 	kv jetstream.KeyValue
 	js jetstream.JetStream // List reads the bucket's own stream backwards
+
+	mu   sync.Mutex
+	jobs jetstream.Stream // the queue's stream, once found
 }
 
 // Create implements engine.Jobs.
@@ -620,10 +624,63 @@ func (j *Jobs) Update(ctx context.Context, id string, fn func(*engine.Job) error
 	}
 }
 
-// Get implements engine.Jobs.
+// Get implements engine.Jobs. A job that waits in the queue for a worker has
+// no record yet: its message there is shown as queued.
 func (j *Jobs) Get(ctx context.Context, id string) (*engine.Job, error) {
 	job, _, err := j.get(ctx, id)
-	return job, err
+	if engine.ErrorCode(err) != engine.NotFound {
+		return job, err
+	}
+	switch q, qerr := j.waiting(ctx, id); {
+	case qerr != nil:
+		return nil, qerr
+	case q != nil:
+		return q.Record(), nil
+	}
+	return nil, err
+}
+
+// waiting returns the job id while it waits in the queue (nil when it is
+// not there), from its message, found by its subject.
+func (j *Jobs) waiting(ctx context.Context, id string) (*engine.QueuedJob, error) {
+	if !subjectToken(id) {
+		return nil, nil
+	}
+	st, err := j.queue(ctx)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, jobsSubject+"."+id)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, unavailable(fmt.Errorf("reading queued job %s: %w", id, err))
+	}
+	var q engine.QueuedJob
+	if err := json.Unmarshal(m.Data, &q); err != nil {
+		return nil, &engine.Error{Code: engine.Internal, Msg: "queued job " + id + " is unreadable", Err: err}
+	}
+	return &q, nil
+}
+
+// queue returns the jobs stream, nil while it does not exist (nothing was
+// ever queued).
+func (j *Jobs) queue(ctx context.Context) (jetstream.Stream, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.jobs != nil {
+		return j.jobs, nil
+	}
+	st, err := j.js.Stream(ctx, JobsStream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, unavailable(fmt.Errorf("jobs stream: %w", err))
+	}
+	j.jobs = st
+	return st, nil
 }
 
 func (j *Jobs) get(ctx context.Context, id string) (*engine.Job, uint64, error) {
@@ -641,10 +698,12 @@ func (j *Jobs) get(ctx context.Context, id string) (*engine.Job, uint64, error) 
 	return &job, e.Revision(), nil
 }
 
-// List implements engine.Jobs: it reads the bucket's stream backwards from its
-// last message (see tail), so it costs a few reads whatever the number of
-// jobs. The bucket keeps one message a job, its last write, so the stream's
-// last messages are the jobs changed last.
+// List implements engine.Jobs: the jobs that wait in the queue for a
+// worker, newest first, then the others, changed last first. It reads the
+// queue's and the bucket's streams backwards from their last message (see
+// tail), so it costs a few reads whatever the number of jobs. The bucket
+// keeps one message a job, its last write, so the stream's last messages are
+// the jobs changed last.
 func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -653,6 +712,85 @@ func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
 		var job engine.Job
 		return job, len(m.Data()) > 0 && json.Unmarshal(m.Data(), &job) == nil // empty: deleted
 	})
+	if err != nil {
+		return nil, err
+	}
 	slices.Reverse(jobs)
-	return jobs, err
+	waiting, err := j.listWaiting(ctx, limit, jobs)
+	if err != nil {
+		return nil, err
+	}
+	return append(waiting, jobs...)[:min(limit, len(waiting)+len(jobs))], nil
+}
+
+// listWaiting returns up to limit jobs of the queue, newest first, that no
+// worker has recorded: neither in known nor in the bucket. The queue holds
+// the jobs not yet acknowledged, those running too, which have a record.
+func (j *Jobs) listWaiting(ctx context.Context, limit int, known []engine.Job) ([]engine.Job, error) {
+	st, err := j.queue(ctx)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	queued, err := lastQueued(ctx, st, limit)
+	if err != nil {
+		return nil, err
+	}
+	recorded := make(map[string]bool, len(known))
+	for _, k := range known {
+		recorded[k.ID] = true
+	}
+	var out []engine.Job
+	for _, q := range queued {
+		if recorded[q.ID] {
+			continue
+		}
+		switch _, _, err := j.get(ctx, q.ID); engine.ErrorCode(err) {
+		case engine.NotFound:
+			out = append(out, *q.Record())
+		case "":
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lastQueued returns up to limit of the last jobs in the queue, newest
+// first. A work queue allows no reader of its own beside the workers'
+// consumer, so it gets them one by one, each the first job at or after a
+// sequence, in windows of sequences back from the last that double while
+// they find too few: the jobs done and removed leave gaps.
+func lastQueued(ctx context.Context, st jetstream.Stream, limit int) ([]engine.QueuedJob, error) {
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("jobs stream: %w", err))
+	}
+	state := info.State
+	var out []engine.QueuedJob
+	stop, window := state.LastSeq+1, uint64(max(limit, 1))
+	for state.Msgs > 0 && len(out) < limit && stop > state.FirstSeq {
+		start := stop - min(window, stop-state.FirstSeq)
+		var chunk []engine.QueuedJob
+		for seq := start; seq < stop; {
+			m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(jobsSubject+".>"))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, unavailable(fmt.Errorf("reading the jobs stream: %w", err))
+			}
+			if m.Sequence >= stop {
+				break
+			}
+			var q engine.QueuedJob
+			if json.Unmarshal(m.Data, &q) == nil {
+				chunk = append(chunk, q)
+			}
+			seq = m.Sequence + 1
+		}
+		slices.Reverse(chunk)
+		out = append(out, chunk[:min(len(chunk), limit-len(out))]...)
+		stop, window = start, window*2
+	}
+	return out, nil
 }

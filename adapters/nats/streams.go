@@ -130,7 +130,7 @@ func newLayout(r Retention, replicas int, auto bool) *layout {
 	}
 	stream(jetstream.StreamConfig{
 		Name: JobsStream, Description: "chatops jobs waiting for a worker",
-		Subjects: []string{jobsSubject}, Retention: jetstream.WorkQueuePolicy,
+		Subjects: []string{jobsSubject, jobsSubject + ".>"}, Retention: jetstream.WorkQueuePolicy,
 		MaxAge: r.Jobs, Duplicates: DedupWindow,
 	})
 	bucket(jetstream.KeyValueConfig{

@@ -153,7 +153,7 @@ func TestReconcileRefuses(t *testing.T) {
 	// Someone made the jobs queue and the outbox as limits streams, and the
 	// outbox in memory.
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: JobsStream, Subjects: []string{jobsSubject}, Storage: jetstream.FileStorage, DenyDelete: true},
+		{Name: JobsStream, Subjects: []string{jobsSubject, jobsSubject + ".>"}, Storage: jetstream.FileStorage, DenyDelete: true},
 		{Name: OutboxStream, Subjects: []string{outboxSubject}, Storage: jetstream.MemoryStorage, MaxAge: time.Hour},
 	} {
 		if _, err := first.js.CreateStream(ctx, cfg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type innerEvent struct {
 	TS          string `json:"ts"`
 	ThreadTS    string `json:"thread_ts"`
 }
+
+// eventID is what Slack's event ids are made of (Ev08MFMKH6N0): the job
+// takes its id from it.
+var eventID = regexp.MustCompile(`^[A-Za-z0-9]{1,60}$`)
 
 // leadingMention is the bot's mention that starts an app_mention's text.
 var leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*`)
@@ -59,6 +64,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	var cb slackevents.EventsAPICallbackEvent
 	if err := json.Unmarshal(body, &cb); err != nil || cb.InnerEvent == nil || cb.EventID == "" {
 		http.Error(w, "malformed event callback", http.StatusBadRequest)
+		return
+	}
+	if !eventID.MatchString(cb.EventID) {
+		http.Error(w, "malformed event callback: event_id "+strconv.Quote(cb.EventID)+" is not letters and digits", http.StatusBadRequest)
 		return
 	}
 	var ev innerEvent

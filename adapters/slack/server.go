@@ -302,8 +302,8 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	s.metrics.ack.Observe(time.Since(start).Seconds())
 }
 
-// enqueue stores a job durably and records it as queued, so jobs shows it
-// from now on. A job enqueued before (a retried request) is a duplicate.
+// enqueue stores a job durably: jobs shows it as queued from now on. A job
+// enqueued before (a retried request) is a duplicate.
 //
 // While the queue cannot be reached (a NATS node died and its streams elect
 // a new leader, which takes a few seconds), it tries again until
@@ -360,17 +360,8 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 	if dup || job.Reply["refusal"] != "" {
 		return dup, nil // a refusal was decided and audited: no job runs
 	}
-	// Recorded beside the ack, not before it: the job is durable already,
-	// its worker records it when it starts anyway, and a store whose jobs
-	// bucket is electing a leader must not hold up the ack past Slack's
-	// 3 s.
-	s.background.Go(func() {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := s.Engine.Accept(actx, job); err != nil {
-			s.Log.Warn("recording a queued job", "job", job.ID, "err", err)
-		}
-	})
+	// The job needs no record of its own before a worker takes it: its
+	// message in the queue shows it as queued.
 	return false, nil
 }
 

@@ -50,7 +50,10 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 		opts.Connect = connect
 	} else {
 		opts.DataDir = e.dataDir()
-		opts.Spawn = spawnLocal(opts.DataDir, e.globals.Sync)
+		// chatops serve runs the data dir's server in its own process
+		// unless another process serves the dir already; other commands
+		// share whichever runs, or start one in the background.
+		opts.Spawn, opts.Embed = spawnLocal(opts.DataDir, e.globals.Sync), e.serving
 	}
 	conn, err := natsadapter.Open(e.ctx, opts)
 	if err != nil {

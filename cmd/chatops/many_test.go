@@ -146,9 +146,10 @@ func testKilledServer(t *testing.T, bin string) {
 	}
 }
 
-// testKilledServe: SIGKILL of chatops serve leaves the local server running
-// and a restarted serve uses it; a killed server under a running serve is
-// replaced and serve reconnects.
+// testKilledServe: chatops serve on a data dir no process serves runs the
+// server itself; SIGKILL of it leaves the next command to start the local
+// server, and a restarted serve uses that one. A killed local server under a
+// running serve is replaced and serve reconnects.
 func testKilledServe(t *testing.T, bin string) {
 	r := newRunner(t, bin)
 	r.env = append(r.env, "SLACK_SIGNING_SECRET=test-secret")
@@ -187,11 +188,15 @@ func testKilledServe(t *testing.T, bin string) {
 	}
 	serve, addr := startServe()
 	ready(addr)
-	pid := natsadapter.LocalServerPid(r.data)
+	if got := natsadapter.LocalServerPid(r.data); got != serve.Process.Pid {
+		t.Fatalf("the data dir is served by pid %d, want serve's own %d", got, serve.Process.Pid)
+	}
 	serve.Process.Kill()
 	serve.Wait()
-	if got := natsadapter.LocalServerPid(r.data); got != pid {
-		t.Fatalf("server pid %d after serve was killed, want %d still serving", got, pid)
+	r.must(t, nil, "info", "demo")
+	pid := natsadapter.LocalServerPid(r.data)
+	if pid == 0 || pid == serve.Process.Pid {
+		t.Fatalf("server pid %d after serve (%d) was killed and a command ran", pid, serve.Process.Pid)
 	}
 	_, addr = startServe()
 	ready(addr)
