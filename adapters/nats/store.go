@@ -9,8 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatops/chatops/engine"
