@@ -94,6 +94,7 @@ type StageRule struct {
 type SlackConfig struct {
 	SigningSecret string   `yaml:"signing_secret"`
 	BotToken      string   `yaml:"bot_token"`
+	AppToken      string   `yaml:"app_token"`
 	ClientID      string   `yaml:"client_id"`
 	ClientSecret  string   `yaml:"client_secret"`
 	TokenKey      string   `yaml:"token_key"`

@@ -59,6 +59,10 @@ type Server struct {
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
 	metrics *metrics
+	// routes are Slack's endpoints with health and metrics, built once:
+	// the HTTP server and Socket Mode share them.
+	routes     http.Handler
+	routesOnce sync.Once
 	// background holds the answers still being posted after their request
 	// returned.
 	background sync.WaitGroup
@@ -129,31 +133,46 @@ func newMetrics() *metrics {
 }
 
 // Handler returns the HTTP routes: Slack's endpoints, health and metrics.
+// It builds them once; every call returns the same.
 func (s *Server) Handler() http.Handler {
+	s.routesOnce.Do(func() {
+		s.setup()
+		mux := s.health()
+		mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
+		mux.Handle("POST /slack/events", s.counted("events", s.events))
+		mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
+		mux.Handle("POST /slack/options", s.counted("options", s.options))
+		if s.OAuth != nil {
+			mux.HandleFunc("GET /slack/install", s.OAuth.install)
+			mux.HandleFunc("GET /slack/oauth/callback", s.OAuth.callback)
+		}
+		s.routes = mux
+	})
+	return s.routes
+}
+
+// setup gives the settings left zero their defaults, once.
+func (s *Server) setup() {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
 	if s.MaxBody == 0 {
 		s.MaxBody = DefaultMaxBody
 	}
-	mux := s.health()
-	mux.Handle("POST /slack/commands", s.counted("commands", s.commands))
-	mux.Handle("POST /slack/events", s.counted("events", s.events))
-	mux.Handle("POST /slack/interactivity", s.counted("interactivity", s.interactivity))
-	mux.Handle("POST /slack/options", s.counted("options", s.options))
-	if s.OAuth != nil {
-		mux.HandleFunc("GET /slack/install", s.OAuth.install)
-		mux.HandleFunc("GET /slack/oauth/callback", s.OAuth.callback)
+	if s.metrics == nil {
+		s.metrics = newMetrics()
 	}
-	return mux
 }
 
 // HealthHandler returns only /healthz, /readyz and /metrics: what a process
-// that takes no requests (a worker) serves.
-func (s *Server) HealthHandler() http.Handler { return s.health() }
+// that takes no requests over HTTP (a worker, Socket Mode) serves. Its
+// metrics are those of Handler's routes.
+func (s *Server) HealthHandler() http.Handler {
+	s.Handler()
+	return s.health()
+}
 
 func (s *Server) health() *http.ServeMux {
-	s.metrics = newMetrics()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +234,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 // verified checks the body's signature; on failure it has answered 401 and
 // returns false.
 func (s *Server) verified(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	if viaSocket(r.Context()) {
+		return true // from Slack over a connection the app opened with its token
+	}
 	if err := s.Verifier.Verify(r.Header, body); err != nil {
 		// The reason, never the secret or the signature.
 		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", err.Error(), "remote", r.RemoteAddr)

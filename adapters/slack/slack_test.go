@@ -91,7 +91,7 @@ type receiver struct {
 	arrived map[string]time.Time
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{got: make(chan struct{}, 100), arrived: map[string]time.Time{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if code := int(rc.status.Load()); code != 0 {
@@ -127,6 +127,7 @@ type fixture struct {
 	srv    *httptest.Server
 	rc     *receiver
 	api    *fakeAPI
+	server *slack.Server
 }
 
 // fakeAPI stands in for Slack's Web API on 127.0.0.1: it keeps chat.postMessage calls.
@@ -140,7 +141,7 @@ type fakeAPI struct {
 	fail atomic.Value
 }
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	a := &fakeAPI{got: make(chan struct{}, 100)}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -177,11 +178,11 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	return a
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	return newFixtureConfig(t, testConfig)
 }
 
-func newFixtureConfig(t *testing.T, config string) *fixture {
+func newFixtureConfig(t testing.TB, config string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -221,7 +222,7 @@ func newFixtureConfig(t *testing.T, config string) *fixture {
 	running.Go(func() { _ = w.Run(ctx) })
 	running.Go(func() { _ = outbox.Deliver(ctx, d.Deliver) })
 	t.Cleanup(func() { cancel(); running.Wait() })
-	f.srv, f.rc, f.api = srv, rc, api
+	f.srv, f.rc, f.api, f.server = srv, rc, api, s
 	return f
 }
 

@@ -28,6 +28,8 @@ type ServeCmd struct {
 	Addr            string        `help:"Address to listen on (default 127.0.0.1:8080; a worker listens only when given one)." env:"CHATOPS_ADDR" placeholder:"HOST:PORT"`
 	SigningSecret   string        `name:"signing-secret" help:"The Slack app's signing secret." env:"SLACK_SIGNING_SECRET" placeholder:"SECRET"`
 	BotToken        string        `name:"bot-token" help:"The bot token, for a single workspace." env:"SLACK_BOT_TOKEN" placeholder:"TOKEN"`
+	AppToken        string        `name:"app-token" help:"An app-level token (xapp-…) with connections:write: takes Slack's requests over Socket Mode, with no public URL." env:"SLACK_APP_TOKEN" placeholder:"TOKEN"`
+	Socket          bool          `help:"Take Slack's requests over Socket Mode (on by itself with an app token); Slack's HTTP endpoints then stay off unless --addr is given." env:"CHATOPS_SOCKET"`
 	ClientID        string        `name:"client-id" help:"The app's client id, to install it into workspaces with OAuth." env:"SLACK_CLIENT_ID" placeholder:"ID"`
 	ClientSecret    string        `name:"client-secret" help:"The app's client secret." env:"SLACK_CLIENT_SECRET" placeholder:"SECRET"`
 	TokenKey        string        `name:"token-key" help:"Key sealing workspace tokens at rest: 32 bytes in base64." env:"CHATOPS_TOKEN_KEY" placeholder:"KEY"`
@@ -55,9 +57,6 @@ func (s *ServeCmd) Run(e *env) error {
 	if !working {
 		s.Workers = 0
 	}
-	if s.Addr == "" && gateway {
-		s.Addr = "127.0.0.1:8080"
-	}
 	// A deploy driver's missing secret stops a process that runs jobs; a
 	// gateway runs none.
 	eng, closeEngine, conn, err := e.openEngineWith(working)
@@ -67,6 +66,21 @@ func (s *ServeCmd) Run(e *env) error {
 	defer closeEngine()
 	sc := eng.Config.Slack
 	s.SigningSecret, s.BotToken = or(s.SigningSecret, sc.SigningSecret), or(s.BotToken, sc.BotToken)
+	s.AppToken = or(s.AppToken, sc.AppToken)
+	// Over Socket Mode, Slack's HTTP endpoints are off unless --addr is
+	// given, and need a signing secret only then.
+	s.Socket = gateway && (s.Socket || s.AppToken != "")
+	slackHTTP := gateway && (!s.Socket || s.Addr != "" && s.SigningSecret != "")
+	if s.Addr == "" && gateway && !s.Socket {
+		s.Addr = "127.0.0.1:8080"
+	}
+	if s.Socket && !strings.HasPrefix(s.AppToken, "xapp-") {
+		what := "no app-level token"
+		if s.AppToken != "" {
+			what = "SLACK_APP_TOKEN is not an app-level token (they start xapp-)"
+		}
+		return &engine.Error{Code: engine.Invalid, Msg: what + ": Socket Mode needs one with connections:write (the app's Basic Information page, App-Level Tokens)"}
+	}
 	s.ClientID, s.ClientSecret = or(s.ClientID, sc.ClientID), or(s.ClientSecret, sc.ClientSecret)
 	s.TokenKey, s.PublicURL = or(s.TokenKey, sc.TokenKey), or(s.PublicURL, sc.PublicURL)
 	s.APIURL = or(or(s.APIURL, sc.APIURL), "https://slack.com/api/")
@@ -76,7 +90,7 @@ func (s *ServeCmd) Run(e *env) error {
 	if len(s.ResponseHosts) == 0 {
 		s.ResponseHosts = slackadapter.DefaultResponseHosts
 	}
-	if s.SigningSecret == "" && gateway {
+	if s.SigningSecret == "" && gateway && !s.Socket {
 		return &engine.Error{Code: engine.Invalid, Msg: "no signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information page shows it)"}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
@@ -132,9 +146,18 @@ func (s *ServeCmd) Run(e *env) error {
 	responder := &slackadapter.Responder{ResponseHosts: s.ResponseHosts}
 	srv.Respond, srv.API = responder.Respond, api
 	var stopping atomic.Bool
+	var sock *slackadapter.Socket
+	if s.Socket {
+		sock = &slackadapter.Socket{Server: srv, AppToken: s.AppToken, APIURL: s.APIURL, HTTP: httpc, Log: log}
+	}
 	srv.Ready = func(ctx context.Context) error {
 		if stopping.Load() {
 			return errors.New("shutting down")
+		}
+		if sock != nil {
+			if err := sock.Connected(); err != nil {
+				return err
+			}
 		}
 		return conn.Ready(ctx)
 	}
@@ -205,7 +228,21 @@ func (s *ServeCmd) Run(e *env) error {
 		})
 	}
 	var hs *http.Server
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	// Socket Mode stops with the HTTP server: requests first.
+	socketCtx, stopSocket := context.WithCancel(context.WithoutCancel(e.ctx))
+	defer stopSocket()
+	socketDone := make(chan struct{})
+	if sock != nil {
+		go func() {
+			defer close(socketDone)
+			if err := sock.Run(socketCtx); err != nil {
+				errc <- &engine.Error{Code: engine.Invalid, Msg: "Socket Mode: " + err.Error()}
+			}
+		}()
+	} else {
+		close(socketDone)
+	}
 	if s.Addr != "" {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
@@ -218,6 +255,8 @@ func (s *ServeCmd) Run(e *env) error {
 		mux := http.NewServeMux()
 		if gateway {
 			mux.Handle("/hooks/", hooks.Handler())
+		}
+		if slackHTTP {
 			mux.Handle("/", srv.Handler())
 		} else {
 			mux.Handle("/", srv.HealthHandler())
@@ -228,12 +267,16 @@ func (s *ServeCmd) Run(e *env) error {
 		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute}
 		go func() { errc <- hs.Serve(ln) }()
-		log.Info("serving", "role", s.Role, "addr", ln.Addr().String(), "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
+		log.Info("serving", "role", s.Role, "addr", ln.Addr().String(), "slack_http", slackHTTP, "socket_mode", s.Socket, "workers", s.Workers, "response_hosts", strings.Join(s.ResponseHosts, ","), "oauth", srv.OAuth != nil,
 			"github_hook", gateway && len(hooks.GitHubSecret) > 0, "generic_hook", gateway && len(hooks.Secret) > 0, "notifications", notify != nil && s.Workers > 0)
 		fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
 	} else {
-		log.Info("serving", "role", s.Role, "workers", s.Workers, "http", "none (give --addr for /healthz, /readyz and /metrics)", "notifications", notify != nil && s.Workers > 0)
-		fmt.Fprintf(e.stdout, "working, without HTTP\n")
+		log.Info("serving", "role", s.Role, "workers", s.Workers, "socket_mode", s.Socket, "http", "none (give --addr for /healthz, /readyz and /metrics)", "notifications", notify != nil && s.Workers > 0)
+		if s.Socket {
+			fmt.Fprintf(e.stdout, "taking Slack's requests over Socket Mode, without HTTP\n")
+		} else {
+			fmt.Fprintf(e.stdout, "working, without HTTP\n")
+		}
 	}
 	var serveErr error
 	select {
@@ -251,6 +294,8 @@ func (s *ServeCmd) Run(e *env) error {
 			log.Warn("requests cut short", "err", err)
 		}
 	}
+	stopSocket()
+	<-socketDone
 	srv.Wait() // answers to clicks still being posted
 	stopJobs() // no new jobs; running ones get the queue's grace, then are handed back
 	jobs.Wait()
