@@ -22,7 +22,7 @@ type ManifestCmd struct {
 	URL     string `help:"The public base URL chatops serve answers on; optional with --socket, where it only sets the OAuth redirect URL." placeholder:"URL"`
 	Name    string `help:"The app's name in Slack, also the bot's display name: at most 35 characters from a-z, 0-9, -, _ and ." default:"chatops"`
 	Command string `help:"The slash command: / and at most 31 lowercase characters." default:"/h"`
-	Socket  bool   `help:"Receive commands, clicks and events over Socket Mode, so no request URL is needed (chatops serve does not speak it yet)." hidden:""`
+	Socket  bool   `help:"Receive commands, clicks and events over Socket Mode (chatops serve with SLACK_APP_TOKEN), so no request URL is needed."`
 }
 
 // Limits of the app manifest, from Slack's manifest reference.
