@@ -23,9 +23,10 @@ type Error struct {
 	Param *Param
 }
 
-// Column is the 1-based column of the offending token, counted in characters.
+// Column is the 1-based column of the offending token, counted in characters
+// as typed: an entity Slack escaped (&amp;) is the one character it stands for.
 func (e *Error) Column() int {
-	return utf8.RuneCountInString(e.Source[:min(e.Pos, len(e.Source))]) + 1
+	return utf8.RuneCountInString(decodeEntities(e.Source[:min(e.Pos, len(e.Source))])) + 1
 }
 
 // Token is the offending text as it stands in Source; empty at the end of input.
@@ -50,8 +51,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// shownLine returns Source as Detail shows it, on one line and with nothing a
-// terminal would act on, and the column (0-based, in characters of the shown
+// shownLine returns Source as Detail shows it, on one line, with Slack's
+// entities decoded and nothing a terminal would act on, and the column (0-based, in characters of the shown
 // line) and width of the offending token in it. A tab becomes a space; other
 // control characters are written as Visible writes them, so the caret stands
 // under the escape of the very character an error is about.
@@ -68,7 +69,10 @@ func (e *Error) shownLine() (line string, col, width int) {
 		}
 		r, w := utf8.DecodeRuneInString(e.Source[i:])
 		s := " "
-		if r != '\t' {
+		if c, n := entity(e.Source[i:]); n > 0 {
+			// Shown as typed, once: a renderer for Slack escapes it again.
+			s, w = string(c), n
+		} else if r != '\t' {
 			s = Visible(e.Source[i : i+w])
 		}
 		b.WriteString(s)

@@ -248,7 +248,7 @@ func (p *parser) tooMany(t Token) *Error {
 			return e
 		}
 	}
-	return p.withUsage(p.errorAt(nil, t, "too many arguments: unexpected "+strconv.Quote(p.src[t.Pos:t.End])))
+	return p.withUsage(p.errorAt(nil, t, "too many arguments: unexpected "+strconv.Quote(decodeEntities(p.src[t.Pos:t.End]))))
 }
 
 // value parses t as the value of param, splitting a repeatable clause's a,b list.

@@ -339,6 +339,9 @@ func hasScheme(s string) bool {
 	return false
 }
 
+// decodeEntities is s with the entities Slack escapes decoded, as a person
+// typed it: what diagnostics quote and show, so that a renderer that escapes
+// for Slack escapes once.
 func decodeEntities(s string) string {
 	if strings.IndexByte(s, '&') < 0 {
 		return s

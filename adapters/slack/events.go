@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	var text string
 	switch {
 	case ev.Type == "app_mention":
-		text = leadingMention.ReplaceAllString(ev.Text, "")
+		text = StripMentions(ev.Text, s.botIDs(cb))
 	case ev.Type == "message" && ev.ChannelType == "im":
 		text = ev.Text
 	default:
@@ -130,6 +131,39 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		s.Log.Error("enqueue failed", "event", cb.EventID, "err", err)
 		http.Error(w, "cannot take commands right now", http.StatusServiceUnavailable)
 	}
+}
+
+// botIDs are the user ids this app's bot has in the event's workspace.
+func (s *Server) botIDs(cb slackevents.EventsAPICallbackEvent) []string {
+	var ids []string
+	if s.BotUserID != "" {
+		ids = append(ids, s.BotUserID)
+	}
+	for _, a := range cb.Authorizations {
+		if a.IsBot && a.UserID != "" {
+			ids = append(ids, a.UserID)
+		}
+	}
+	return ids
+}
+
+// mention is a user mention, <@U123> or <@U123|name>.
+var mention = regexp.MustCompile(`<@([A-Z0-9]+)(?:\|[^>]*)?>[,:]?`)
+
+// StripMentions removes the bot's own mentions from an app_mention's text,
+// wherever they stand ("promote demo @chatops" is a command too); other
+// people's mentions stay, as arguments. Without the bot's id, only a
+// leading mention is taken for it.
+func StripMentions(text string, bots []string) string {
+	if len(bots) == 0 {
+		return leadingMention.ReplaceAllString(text, "")
+	}
+	return mention.ReplaceAllStringFunc(text, func(m string) string {
+		if id := mention.FindStringSubmatch(m)[1]; slices.Contains(bots, id) {
+			return " "
+		}
+		return m
+	})
 }
 
 // noRetryWriter marks a permanent refusal (4xx) of an event with

@@ -38,6 +38,48 @@ func submission(command, pipeline, rest string) map[string]any {
 	}
 }
 
+// waitViews waits for n views.open calls and returns their views, joined.
+func (a *fakeAPI) waitViews(t *testing.T, n int) string {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		a.mu.Lock()
+		views := strings.Join(a.views, "")
+		got := len(a.views)
+		a.mu.Unlock()
+		if got >= n {
+			return views
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d views.open calls, want %d", got, n)
+		}
+	}
+}
+
+// TestSlowViewsOpen: "/h" alone is acked at once even when views.open hangs
+// past the trigger_id's life; the modal's opening gives up inside Slack's
+// 3 s, tries no more, and the help reaches the person instead.
+func TestSlowViewsOpen(t *testing.T) {
+	f := newFixture(t)
+	f.api.hang.Store(int64(5 * time.Second))
+	start := time.Now()
+	resp, ack := f.signedPost(t, f.form("U1", ""))
+	if d := time.Since(start); resp.StatusCode != 200 || ack != "" || d > time.Second {
+		t.Fatalf("ack %d %q after %v", resp.StatusCode, ack, d)
+	}
+	m := f.next(t)
+	if d := time.Since(start); d > 3500*time.Millisecond || d < slack.ModalWithin {
+		t.Errorf("the help came %v after the command, want after the modal's %v and before 3.5 s", d, slack.ModalWithin)
+	}
+	if m.ResponseType != "ephemeral" || !strings.Contains(string(m.Blocks), "promote") {
+		t.Errorf("instead of the modal: %+v", m)
+	}
+	f.api.mu.Lock()
+	defer f.api.mu.Unlock()
+	if len(f.api.views) != 0 {
+		t.Errorf("views.open answered after all: %d", len(f.api.views))
+	}
+}
+
 func TestModalFlow(t *testing.T) {
 	f := newFixture(t)
 	// "/h" alone opens the modal built from the grammar.
@@ -45,9 +87,7 @@ func TestModalFlow(t *testing.T) {
 	if resp.StatusCode != 200 || ack != "" {
 		t.Fatalf("empty text: %d %q", resp.StatusCode, ack)
 	}
-	f.api.mu.Lock()
-	views := strings.Join(f.api.views, "")
-	f.api.mu.Unlock()
+	views := f.api.waitViews(t, 1)
 	for _, want := range []string{`"callback_id":"chatops_run"`, `"value":"promote"`, `"external_select"`, `"private_metadata":"C1"`} {
 		if !strings.Contains(views, want) {
 			t.Errorf("views.open lacks %s: %s", want, views)

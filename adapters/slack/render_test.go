@@ -439,3 +439,17 @@ blocks[3].elements[0]: empty`},
 		})
 	}
 }
+
+// TestEscapedOnce: Slack sends "&&" as "&amp;&amp;"; the diagnostic quotes
+// and shows what was typed, so Slack gets it escaped once, and the caret
+// stands under the two characters.
+func TestEscapedOnce(t *testing.T) {
+	f := newFixture(t)
+	_, ack := f.signedPost(t, f.form("U1", "promote demo &amp;&amp; ls"))
+	if strings.Contains(ack, "&amp;amp;") || !strings.Contains(ack, `unexpected \"&amp;&amp;\" (column 14)\n  promote demo &amp;&amp; ls\n               ^^\n`) {
+		t.Errorf("ack %s", ack)
+	}
+	if !strings.Contains(ack, `"text":"too many arguments: unexpected \"&&\""`) {
+		t.Errorf("the notification text is not what was typed: %s", ack)
+	}
+}

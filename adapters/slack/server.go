@@ -92,6 +92,10 @@ func enqueueFailure(err error, command, job string) error {
 	return &engine.Error{Code: engine.Unavailable, Msg: "chatops cannot take commands right now; `" + command + "` was not run. Try again in a moment."}
 }
 
+// ModalWithin bounds the opening of the run modal, from the slash command's
+// arrival: Slack's trigger_id is good for 3 s after it sent the command.
+const ModalWithin = 2500 * time.Millisecond
+
 // Defaults of the enqueue's retries: within Slack's 3 s with room for the
 // request's own time, each try short enough for a few.
 const (
@@ -282,11 +286,29 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, user), Channel: channel}
 	text := strings.TrimSpace(form.Get("text"))
 	if api := s.api(r.Context(), form.Get("team_id")); text == "" && api != nil && form.Get("trigger_id") != "" {
-		if err := s.openModal(r.Context(), api, c, form.Get("trigger_id"), channel); err == nil {
-			return // an empty 200: the modal is the answer
-		} else {
+		// An empty 200 at once; the modal is the answer. It opens beside the
+		// ack, within the trigger_id's 3 s and not past them, or the help
+		// goes to the person instead.
+		trigger, responseURL := form.Get("trigger_id"), form.Get("response_url")
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), start.Add(ModalWithin))
+		s.background.Go(func() {
+			defer cancel()
+			err := s.openModal(ctx, api, c, trigger, channel)
+			if err == nil {
+				return
+			}
 			s.Log.Warn("opening the run modal", "err", err)
-		}
+			if s.Respond == nil || responseURL == "" {
+				return
+			}
+			help := RenderHelp(s.Engine.Grammar, func(sp *grammar.Spec) bool { return s.Engine.Allowed(c, sp.Name) }, slash)
+			rctx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer done()
+			if err := s.Respond(rctx, responseURL, help); err != nil {
+				s.Log.Warn("answering with the help instead of the modal", "err", err)
+			}
+		})
+		return
 	}
 	if text == "" {
 		text = "help"

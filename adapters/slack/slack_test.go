@@ -139,6 +139,8 @@ type fakeAPI struct {
 	srv   *httptest.Server
 	// fail, when set, is the error every chat and conversations call answers.
 	fail atomic.Value
+	// hang, when set, is how long views.open takes to answer.
+	hang atomic.Int64
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
@@ -159,6 +161,11 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		case "/chat.postMessage":
 			io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)
 		case "/views.open":
+			select {
+			case <-time.After(time.Duration(a.hang.Load())):
+			case <-r.Context().Done():
+				return
+			}
 			body, _ := io.ReadAll(r.Body)
 			a.mu.Lock()
 			a.views = append(a.views, string(body)+r.PostForm.Get("view"))
