@@ -52,6 +52,9 @@ type Context struct {
 	Channel string
 	// Confirmed says the person already answered yes to the confirmation.
 	Confirmed bool
+	// Late is how late the command reached chatops, when chat delivered it
+	// well after it was typed: it is not run before the person says yes.
+	Late time.Duration
 	// JobID names the job; the engine makes one when it is empty. It is
 	// also the key of the command's ledger change, so a job changes the
 	// ledger once.
@@ -388,6 +391,14 @@ func (e *Engine) execute(ctx context.Context, c Context, cmd *grammar.Command, j
 	}()
 	if err := r.checkCommand(); err != nil {
 		return nil, err
+	}
+	if c.Late > 0 && !c.Confirmed {
+		late := fmt.Sprintf("%d s", int(c.Late.Seconds()))
+		if c.Late >= 10*time.Minute {
+			late = c.Late.Round(time.Minute).String()
+		}
+		return nil, &ConfirmationError{Question: "This arrived " + late + " late: run it now?",
+			Reason: "the command arrived " + late + " after it was typed"}
 	}
 	return e.actions[cmd.Spec].run(r)
 }

@@ -88,7 +88,7 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	}
 	defer e.beat(ctx, j.ID, worker, every)()
 	c := Context{Actor: j.Actor, Channel: j.Channel, Workspace: j.Workspace, Confirmed: j.Confirmed, Approver: j.Approver,
-		JobID: j.ID, Progress: progress}
+		Late: j.Late, JobID: j.ID, Progress: progress}
 	cmd, perr := e.Grammar.Parse(j.Command)
 	if prev.State == JobRunning {
 		// Its worker died while it ran.

@@ -85,6 +85,9 @@ type QueuedJob struct {
 	Confirmed bool      `json:"confirmed,omitempty"`
 	Approver  string    `json:"approver,omitempty"`
 	Enqueued  time.Time `json:"enqueued"`
+	// Late is how long after it was typed chat delivered the command, when
+	// that is longer than an adapter runs a command for without asking.
+	Late time.Duration `json:"late,omitempty"`
 	// Reply holds what the adapter needs to answer: a response URL, a thread.
 	Reply map[string]string `json:"reply,omitempty"`
 	// Attempt is the delivery count, from 1.

@@ -13,8 +13,9 @@ import (
 	"github.com/slack-go/slack/slackevents"
 )
 
-// DefaultMaxEventAge drops events Slack delivers late: a command typed a while
-// ago is not run now.
+// DefaultMaxEventAge is how late an event may come and its command still run
+// at once; a later one asks first: a command typed a while ago may no
+// longer be wanted.
 const DefaultMaxEventAge = 30 * time.Second
 
 // innerEvent holds the fields chatops reads of app_mention and message events.
@@ -84,9 +85,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if maxAge == 0 {
 		maxAge = DefaultMaxEventAge
 	}
+	// Slack retries an event about 1 and 5 minutes later: a late one is
+	// taken (the queue still runs each event id once), and a command in it
+	// waits for the person to say it should still run.
+	var late time.Duration
 	if age := now.Sub(time.Unix(int64(cb.EventTime), 0)); age > maxAge {
-		s.Log.Info("slack event dropped: too old", "event", cb.EventID, "age", age.Round(time.Second))
-		return
+		late = age
+		s.Log.Info("slack event arrived late: asking before it runs", "event", cb.EventID, "age", age.Round(time.Second),
+			"retry", r.Header.Get("X-Slack-Retry-Num"))
 	}
 	// Bots, including this one, and edits or joins are not commands.
 	if ev.BotID != "" || ev.SubType != "" || ev.User == "" || ev.User == s.BotUserID {
@@ -118,7 +124,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	c := engine.Context{Actor: s.Engine.Identify(engine.SourceSlack, ev.User), Channel: ev.Channel}
 	// Slack retries an event up to 5 minutes later: its event_id is the job id,
 	// so the queue runs it once.
-	job := &engine.QueuedJob{ID: "e" + cb.EventID, Command: text, Actor: c.Actor, Channel: ev.Channel, Enqueued: now, Reply: reply}
+	job := &engine.QueuedJob{ID: "e" + cb.EventID, Command: text, Actor: c.Actor, Channel: ev.Channel, Enqueued: now, Reply: reply, Late: late}
 	cmd, err := s.Engine.Admit(r.Context(), c, text)
 	if err != nil {
 		// The refusal is answered in the thread too, by a worker.

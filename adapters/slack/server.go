@@ -41,7 +41,8 @@ type Server struct {
 	Ready func(context.Context) error
 	// Now is the clock for event ages; time.Now when nil.
 	Now func() time.Time
-	// MaxEventAge drops older events; DefaultMaxEventAge when zero.
+	// MaxEventAge is how late an event's command may come and still run
+	// without asking; DefaultMaxEventAge when zero.
 	MaxEventAge time.Duration
 	// BotUserID is the app's own user, whose messages are never commands.
 	BotUserID string

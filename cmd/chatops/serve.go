@@ -36,7 +36,7 @@ type ServeCmd struct {
 	PublicURL       string        `name:"public-url" help:"The https URL Slack reaches this server at, for OAuth." env:"CHATOPS_PUBLIC_URL" placeholder:"URL"`
 	APIURL          string        `name:"slack-api-url" help:"Slack's Web API base URL (default https://slack.com/api/)." env:"CHATOPS_SLACK_API_URL" placeholder:"URL"`
 	ResponseHosts   []string      `name:"response-hosts" help:"Hosts a response_url may name, host[:port] (default hooks.slack.com)." env:"CHATOPS_SLACK_RESPONSE_HOSTS" sep:","`
-	MaxEventAge     time.Duration `name:"max-event-age" help:"Drop Events API deliveries older than this." default:"30s" env:"CHATOPS_MAX_EVENT_AGE"`
+	MaxEventAge     time.Duration `name:"max-event-age" help:"Ask before running a command that an Events API delivery brings later than this after it was typed (Slack retries an event about 1 and 5 minutes later)." default:"30s" env:"CHATOPS_MAX_EVENT_AGE"`
 	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4" env:"CHATOPS_WORKERS"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
 	LeaseTTL        time.Duration `name:"lease-ttl" help:"How long periodic work (expiring unanswered questions) waits before another process takes it over from one that died; the same for every process." default:"10s" env:"CHATOPS_LEASE_TTL"`
