@@ -50,6 +50,9 @@ func (k changeKind) key(job string) string {
 
 // changeAs is change for a change of the given kind.
 func (r *run) changeAs(pc *PipelineConfig, kind changeKind, fn func(st *PipelineState) (string, error)) (string, error) {
+	if r.preview {
+		return "", errPreviewed
+	}
 	backoff := r.e.ChangeBackoff
 	if backoff == nil {
 		backoff = DefaultChangeBackoff

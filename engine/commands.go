@@ -61,7 +61,7 @@ var builtins = []builtin{
 				`release my-pipeline 1.4.2 to staging --commit 9f2c1e7 --notes "fix login"`,
 			},
 		},
-		run: runRelease, idempotent: true,
+		run: runRelease, idempotent: true, staged: true,
 	},
 	{
 		decl: grammar.Decl{
@@ -74,7 +74,7 @@ var builtins = []builtin{
 			},
 			Examples: []string{"deploy my-pipeline", "deploy my-pipeline/feature-x to staging"},
 		},
-		run: runDeploy, idempotent: true,
+		run: runDeploy, idempotent: true, staged: true,
 	},
 	{
 		decl: grammar.Decl{
@@ -93,7 +93,7 @@ var builtins = []builtin{
 				"promote my-pipeline to staging,qa",
 			},
 		},
-		run: runPromote, idempotent: true,
+		run: runPromote, idempotent: true, staged: true,
 	},
 	{
 		decl: grammar.Decl{
@@ -122,7 +122,7 @@ var builtins = []builtin{
 			},
 			Examples: []string{"rollback my-pipeline", "rollback my-pipeline in staging to 1.4.1"},
 		},
-		run: runRollback, idempotent: true,
+		run: runRollback, idempotent: true, staged: true,
 	},
 	{
 		decl: grammar.Decl{
@@ -218,6 +218,7 @@ type builtin struct {
 	decl       grammar.Decl
 	run        func(r *run) (*Result, error)
 	idempotent bool
+	staged     bool // see action.staged
 }
 
 // Builtins declares the pipeline pack: every built-in command, in the order help

@@ -53,6 +53,9 @@ func (e *Engine) hasDrivers(pc *PipelineConfig) bool {
 // run, so the outcome is unknown and the mark says so; with neither, nothing
 // started and the change is made as if new.
 func (r *run) deploy(pc *PipelineConfig, fn func(st *PipelineState) (string, error)) (string, error) {
+	if r.preview {
+		return "", errPreviewed
+	}
 	if r.confirm != nil {
 		return "", r.question(pc, fn)
 	}

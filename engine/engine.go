@@ -144,6 +144,11 @@ type action struct {
 	// idempotent actions may run again for a job whose worker died: reads,
 	// and ledger changes keyed by the job id.
 	idempotent bool
+	// staged actions decide their stages from the command and the config
+	// alone, apply the stage rules, and only then read or change the
+	// ledger: Admit runs them that far, so that a stage rule's denial
+	// comes back at once.
+	staged bool
 }
 
 // New returns an engine over cfg and the ports, with defaults for the rest. It
@@ -179,7 +184,7 @@ func bind(g *grammar.Grammar, cfg *Config) (map[*grammar.Spec]action, error) {
 		if forms[name] >= len(specs) {
 			return nil, fmt.Errorf("built-in %q has no form in the grammar", b.decl.Usage)
 		}
-		actions[specs[forms[name]]] = action{run: b.run, idempotent: b.idempotent}
+		actions[specs[forms[name]]] = action{run: b.run, idempotent: b.idempotent, staged: b.staged}
 		forms[name]++
 	}
 	for i := range cfg.Commands {
@@ -283,25 +288,51 @@ func (e *Engine) ExecArgs(ctx context.Context, c Context, argv []string) (*Resul
 // returned, so the person hears of it at once; an admitted command is audited
 // when a worker runs it. Stage rules need the ledger, so the worker applies them.
 func (e *Engine) Admit(ctx context.Context, c Context, line string) (*grammar.Command, error) {
+	a, err := e.Admission(ctx, c, line)
+	return a.Command, err
+}
+
+// Admitted is a command an adapter may enqueue, and what it will do first.
+type Admitted struct {
+	Command *grammar.Command
+	// Asks says a stage rule will ask for a confirmation or an approval
+	// before the command changes anything.
+	Asks bool
+}
+
+// Admission is Admit, saying too whether the command will ask before it
+// runs. The stage rules of a command that changes stages (release, deploy,
+// promote, rollback) are applied now, as far as they follow from the command
+// and the config: a denial is returned, and audited, at once. The job
+// applies them again when it runs, against the config of then.
+func (e *Engine) Admission(ctx context.Context, c Context, line string) (Admitted, error) {
 	cmd, err := e.Grammar.Parse(line)
 	if err != nil {
-		return nil, e.rejectInput(ctx, c, line, err)
+		return Admitted{}, e.rejectInput(ctx, c, line, err)
 	}
 	if err := e.resolveStages(cmd); err != nil {
-		return nil, e.rejectInput(ctx, c, line, err)
+		return Admitted{}, e.rejectInput(ctx, c, line, err)
 	}
-	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical())}
-	if err := r.checkCommand(); err != nil {
-		if v, ok := cmd.Get("pipeline"); ok {
-			r.rec.Pipeline = v.Text
+	r := &run{e: e, ctx: ctx, c: c, cmd: cmd, rec: e.record(c, cmd.Canonical()), preview: true}
+	if v, ok := cmd.Get("pipeline"); ok {
+		r.rec.Pipeline = v.Text
+	}
+	err = r.checkCommand()
+	if a := e.actions[cmd.Spec]; err == nil && a.staged && len(e.Config.Policy.Stages) > 0 {
+		if _, perr := a.run(r); ErrorCode(perr) == Denied {
+			err = perr
 		}
+		// Anything else (no such stage, nothing to promote) the job
+		// reports, with the ledger as it is then.
+	}
+	if err != nil {
 		r.rec.Outcome, r.rec.Message = string(Denied), err.Error()
 		if aerr := e.Audit.Append(context.WithoutCancel(ctx), r.rec); aerr != nil {
-			return nil, aerr
+			return Admitted{}, aerr
 		}
-		return nil, err
+		return Admitted{}, err
 	}
-	return cmd, nil
+	return Admitted{Command: cmd, Asks: r.confirm != nil}, nil
 }
 
 // Revision returns a pipeline's change count, which a pending confirmation
@@ -353,7 +384,13 @@ type run struct {
 	// confirm is the question a stage rule asks before the change; it is
 	// asked once the change is known, naming what it changes.
 	confirm *ConfirmationError
+	// preview stops a staged action at its change, before any read of the
+	// ledger (errPreviewed): Admit's run, to apply the stage rules.
+	preview bool
 }
+
+// errPreviewed ends a preview run where the change would begin.
+var errPreviewed = errors.New("previewed: the change is not made")
 
 // Dispatch checks policy and runs a parsed command as a job, recording the job
 // from start to outcome and the command in the audit stream whatever happens.

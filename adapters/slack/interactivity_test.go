@@ -75,7 +75,8 @@ func (f *fixture) seq(t *testing.T) uint64 {
 
 func (f *fixture) ask(t *testing.T, user, text string) string {
 	t.Helper()
-	if resp, ack := f.signedPost(t, f.form(user, text)); resp.StatusCode != 200 || !strings.Contains(ack, "Running") {
+	// Asked, not running: the ack says so.
+	if resp, ack := f.signedPost(t, f.form(user, text)); resp.StatusCode != 200 || !strings.Contains(ack, `"text":"Asking before `) {
 		t.Fatalf("ack %d %s", resp.StatusCode, ack)
 	}
 	q := f.next(t)
@@ -161,5 +162,29 @@ func TestApprovalBySecondPerson(t *testing.T) {
 	last := recs[len(recs)-1]
 	if last.Actor != "alice" || last.Approver != "carol" || last.Outcome != "ok" {
 		t.Errorf("audit: %+v", last)
+	}
+}
+
+// TestStageDenialAtOnce: a stage rule's denial is the ack itself, only to
+// the person, naming the rule; nothing is enqueued and nothing follows at
+// the response_url. The denial is audited.
+func TestStageDenialAtOnce(t *testing.T) {
+	f := newFixtureConfig(t, confirmConfig)
+	resp, ack := f.signedPost(t, f.form("U2", "promote demo to staging"))
+	if resp.StatusCode != 200 || !strings.Contains(ack, `"response_type":"ephemeral"`) ||
+		!strings.Contains(ack, "bob may not change staging: that needs group deployers (policy.stages[1])") || strings.Contains(ack, "Running") {
+		t.Fatalf("ack %d %s", resp.StatusCode, ack)
+	}
+	if strings.Contains(f.mustGet(t, "/metrics"), `chatops_jobs_enqueued_total{result="enqueued"}`) {
+		t.Error("a denied command was enqueued")
+	}
+	select {
+	case <-f.rc.got:
+		t.Error("something followed the denial at the response_url")
+	case <-time.After(300 * time.Millisecond):
+	}
+	recs, err := f.engine.Audit.Read(context.Background(), engine.AuditQuery{Pipeline: "demo"})
+	if err != nil || len(recs) != 1 || recs[0].Decision != "denied" || recs[0].Actor != "bob" || !strings.HasPrefix(recs[0].Rule, "policy.stages[1]") {
+		t.Errorf("audit: %+v %v", recs, err)
 	}
 }

@@ -314,11 +314,12 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	if text == "" {
 		text = "help"
 	}
-	cmd, err := s.Engine.Admit(r.Context(), c, text)
+	admitted, err := s.Engine.Admission(r.Context(), c, text)
 	if err != nil {
 		writeJSON(w, RenderError(err, text))
 		return
 	}
+	cmd := admitted.Command
 	if cmd.Name == "help" {
 		s.help(w, r, c, cmd, slash)
 		return
@@ -343,6 +344,12 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	}
 	ack := Message{ResponseType: "in_channel", Text: "Running " + job.Command}
 	ack.Blocks = append(ack.Blocks, contextLine(":hourglass_flowing_sand: <@"+user+"> ran `"+escape(slash+" "+job.Command)+"` · job "+job.ID))
+	if admitted.Asks {
+		// Nothing runs before the answer: the question follows, with its
+		// buttons.
+		ack.Text = "Asking before " + job.Command
+		ack.Blocks = []slack.Block{contextLine(":raised_hand: <@" + user + "> ran `" + escape(slash+" "+job.Command) + "`: it needs a yes first · job " + job.ID)}
+	}
 	writeJSON(w, ack)
 	s.metrics.ack.Observe(time.Since(start).Seconds())
 }

@@ -119,7 +119,7 @@ func TestSocketInteractivity(t *testing.T) {
 	fs, _, _ := runSocket(t, f, "xapp-test")
 	conns := fs.WaitConns(t, 1)
 	conns[0].Send(f.slashEnvelope("E1", "U1", "promote demo"))
-	if a := fs.Ack(t, "E1"); !strings.Contains(string(a.Payload), "Running promote demo") {
+	if a := fs.Ack(t, "E1"); !strings.Contains(string(a.Payload), "Asking before promote demo") {
 		t.Fatalf("ack %s", a.Payload)
 	}
 	q := f.next(t)

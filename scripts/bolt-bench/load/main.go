@@ -1,5 +1,5 @@
 // Command load is a closed-loop load generator for Slack slash-command
-// endpoints: each of -clients clients sends a signed "/h promote demo" and
+// endpoints: each of -clients clients sends a signed "/h promote demo to staging" and
 // waits for the ack before it sends the next, for -duration (or -n requests
 // in all), after an unmeasured -warmup. Every request is a distinct command,
 // with its own trigger_id and response_url, signed as Slack signs it. It
@@ -239,7 +239,7 @@ func slashBody(i int64, user string) string {
 		{"user_id", user},
 		{"user_name", "bench"},
 		{"command", "/h"},
-		{"text", "promote demo"},
+		{"text", "promote demo to staging"},
 		{"api_app_id", "A0BENCH01"},
 		{"is_enterprise_install", "false"},
 		{"response_url", "https://hooks.slack.com/commands/T0BENCH01/" + n + "/bench" + n},

@@ -35,7 +35,7 @@ func TestSlashBody(t *testing.T) {
 		{"channel_id", "C0BENCH01"},
 		{"user_id", "U1"},
 		{"command", "/h"},
-		{"text", "promote demo"},
+		{"text", "promote demo to staging"},
 		{"response_url", "https://hooks.slack.com/commands/T0BENCH01/7/bench7"},
 		{"trigger_id", "7.1234567890.bench7"},
 	} {
