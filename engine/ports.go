@@ -132,6 +132,8 @@ type Secrets interface {
 	Put(ctx context.Context, name string, sealed []byte) error
 	// Get returns the sealed value; NotFound when there is none.
 	Get(ctx context.Context, name string) ([]byte, error)
+	// Delete removes a value and every earlier one; none is no error.
+	Delete(ctx context.Context, name string) error
 }
 
 // AuditLog is the append-only record of every command from every adapter.

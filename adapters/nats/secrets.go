@@ -45,3 +45,15 @@ func (s *Secrets) Get(ctx context.Context, name string) ([]byte, error) {
 	}
 	return e.Value(), nil
 }
+
+// Delete implements engine.Secrets: a purge, which keeps no earlier value.
+func (s *Secrets) Delete(ctx context.Context, name string) error {
+	err := s.kv.Purge(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return nil
+	}
+	if err != nil {
+		return unavailable(fmt.Errorf("deleting secret %s: %w", name, err))
+	}
+	return nil
+}

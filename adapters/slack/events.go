@@ -29,6 +29,11 @@ type innerEvent struct {
 	ChannelType string `json:"channel_type"`
 	TS          string `json:"ts"`
 	ThreadTS    string `json:"thread_ts"`
+	// Tokens are a tokens_revoked event's: the user ids whose tokens went.
+	Tokens struct {
+		OAuth []string `json:"oauth"`
+		Bot   []string `json:"bot"`
+	} `json:"tokens"`
 }
 
 // eventID is what Slack's event ids are made of (Ev08MFMKH6N0): the job
@@ -80,6 +85,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
+	}
+	switch {
+	case ev.Type == "app_uninstalled", ev.Type == "tokens_revoked" && len(ev.Tokens.Bot) > 0:
+		s.uninstalled(w, r, cb, ev.Type, now)
+		return
 	}
 	maxAge := s.MaxEventAge
 	if maxAge == 0 {
@@ -136,6 +146,30 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		// Slack will retry the event: answer 5xx so it does.
 		s.Log.Error("enqueue failed", "event", cb.EventID, "err", err)
 		http.Error(w, "cannot take commands right now", http.StatusServiceUnavailable)
+	}
+}
+
+// uninstalled forgets a workspace that removed the app, or whose bot token
+// was revoked: its sealed token is deleted, and the audit says so. With a
+// single bot token there is nothing to delete; the log says the token no
+// longer works.
+func (s *Server) uninstalled(w http.ResponseWriter, r *http.Request, cb slackevents.EventsAPICallbackEvent, kind string, now time.Time) {
+	rec := engine.AuditRecord{At: now, JobID: "e" + cb.EventID, Actor: "slack", Source: engine.SourceSlack,
+		Command: kind + " " + cb.TeamID, Decision: "allowed", Outcome: "ok"}
+	if s.OAuth == nil {
+		rec.Message = "Slack says workspace " + cb.TeamID + " removed chatops or revoked its bot token: SLACK_BOT_TOKEN no longer works"
+		s.Log.Error("the bot token no longer works", "event", kind, "team", cb.TeamID)
+	} else {
+		if err := s.OAuth.Uninstall(r.Context(), cb.TeamID); err != nil {
+			s.Log.Error("forgetting an uninstalled workspace", "team", cb.TeamID, "err", err)
+			http.Error(w, "cannot forget the workspace right now", http.StatusServiceUnavailable) // Slack retries
+			return
+		}
+		rec.Message = "workspace " + cb.TeamID + " removed chatops or revoked its bot token: its sealed token was deleted"
+		s.Log.Info("workspace forgotten", "event", kind, "team", cb.TeamID)
+	}
+	if err := s.Engine.Audit.Append(r.Context(), &rec); err != nil {
+		s.Log.Warn("auditing an uninstall", "team", cb.TeamID, "err", err)
 	}
 }
 

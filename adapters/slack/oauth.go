@@ -176,6 +176,18 @@ func (o *OAuth) Installation(ctx context.Context, team string) (*Installation, e
 	return &inst, nil
 }
 
+// Uninstall forgets a workspace that removed the app, or whose bot token
+// Slack revoked: its sealed token is deleted, with no earlier copy kept.
+func (o *OAuth) Uninstall(ctx context.Context, team string) error {
+	if err := o.Secrets.Delete(ctx, secretName(team)); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	delete(o.clients, team)
+	o.mu.Unlock()
+	return nil
+}
+
 // Client returns a Web API client with the workspace's bot token.
 func (o *OAuth) Client(ctx context.Context, team string) (*slack.Client, error) {
 	o.mu.Lock()

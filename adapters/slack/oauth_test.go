@@ -3,6 +3,8 @@ package slack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"github.com/chatops/chatops/engine"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,5 +106,25 @@ func TestOAuthInstall(t *testing.T) {
 	}
 	if _, err := slack.NewCipher("short"); err == nil {
 		t.Error("a short key was accepted")
+	}
+
+	// The workspace removes the app: its token goes, and the audit says so.
+	body := fmt.Sprintf(`{"type":"event_callback","team_id":"T2","event_id":"EvGone","event_time":%d,"event":{"type":"app_uninstalled"}}`, time.Now().Unix())
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/slack/events", strings.NewReader(body))
+	req.Header = slack.Sign(secret, time.Now(), []byte(body))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("app_uninstalled: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, err := secrets.Get(ctx, "slack.team.T2"); engine.ErrorCode(err) != engine.NotFound {
+		t.Errorf("the token of an uninstalled workspace: %v", err)
+	}
+	if _, err := oauth.Installation(ctx, "T2"); engine.ErrorCode(err) != engine.NotFound {
+		t.Errorf("the installation of an uninstalled workspace: %v", err)
+	}
+	recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
+	if err != nil || len(recs) != 1 || recs[0].Command != "app_uninstalled T2" || !strings.Contains(recs[0].Message, "sealed token was deleted") {
+		t.Errorf("audit: %+v %v", recs, err)
 	}
 }

@@ -78,7 +78,7 @@ func (m *ManifestCmd) manifest(base string) map[string]any {
 	interactivity := map[string]any{"is_enabled": true}
 	events := map[string]any{
 		// app_home_opened publishes the Home tab; message.im brings DMs from the Messages tab.
-		"bot_events": []string{"app_mention", "app_home_opened", "message.im"},
+		"bot_events": []string{"app_mention", "app_home_opened", "app_uninstalled", "message.im", "tokens_revoked"},
 	}
 	if !m.Socket {
 		command["url"] = base + "/slack/commands"
