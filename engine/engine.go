@@ -591,6 +591,18 @@ func resolveStages(pc *PipelineConfig, cmd *grammar.Command) error {
 }
 
 // state loads a pipeline's ledger, or the seed of one never changed.
+// State returns a pipeline's ledger as it stands (its seed while nothing
+// changed it), for a view such as Slack's App Home: a read of no command's,
+// audited as none.
+func (e *Engine) State(ctx context.Context, pipeline string) (*PipelineState, error) {
+	pc, ok := e.Config.Pipeline(pipeline)
+	if !ok {
+		return nil, Errorf(NotFound, "no pipeline %q", pipeline)
+	}
+	st, _, err := e.state(ctx, pc)
+	return st, err
+}
+
 func (e *Engine) state(ctx context.Context, pc *PipelineConfig) (*PipelineState, uint64, error) {
 	st, rev, err := e.Store.Load(ctx, pc.Name)
 	if ErrorCode(err) == NotFound {

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -29,6 +30,8 @@ type innerEvent struct {
 	ChannelType string `json:"channel_type"`
 	TS          string `json:"ts"`
 	ThreadTS    string `json:"thread_ts"`
+	// Tab is an app_home_opened event's: home or messages.
+	Tab string `json:"tab"`
 	// Tokens are a tokens_revoked event's: the user ids whose tokens went.
 	Tokens struct {
 		OAuth []string `json:"oauth"`
@@ -89,6 +92,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case ev.Type == "app_uninstalled", ev.Type == "tokens_revoked" && len(ev.Tokens.Bot) > 0:
 		s.uninstalled(w, r, cb, ev.Type, now)
+		return
+	case ev.Type == "app_home_opened":
+		if ev.Tab == "home" && ev.User != "" {
+			// Published beside the 200: Slack wants the event acked now.
+			ctx, team := context.WithoutCancel(r.Context()), cb.TeamID
+			s.background.Go(func() {
+				ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				s.publishHome(ctx, team, ev.User)
+			})
+		}
 		return
 	}
 	maxAge := s.MaxEventAge

@@ -43,10 +43,20 @@ func (s *Server) interactivity(w http.ResponseWriter, r *http.Request) {
 		s.submitModal(w, r, cb)
 		return
 	}
+	if cb.Type == slack.InteractionTypeShortcut && cb.CallbackID == modalCallback {
+		// "Run a chatops command", from anywhere: the run modal, opened
+		// beside the 200 within the trigger's 3 s.
+		s.openModalLater(r, cb, "")
+		return
+	}
 	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 		return // nothing chatops asked about
 	}
 	act := cb.ActionCallback.BlockActions[0]
+	if act.ActionID == ActionHomeRun {
+		s.openModalLater(r, cb, act.Value)
+		return
+	}
 	if act.ActionID != ActionApprove && act.ActionID != ActionCancel {
 		return
 	}
@@ -158,4 +168,11 @@ func joinOr(groups []string) string {
 		out += g
 	}
 	return out
+}
+
+// openModalLater opens the run modal for a shortcut or a Home tab button,
+// on pipeline when not empty, once the request is answered.
+func (s *Server) openModalLater(r *http.Request, cb *slack.InteractionCallback, pipeline string) {
+	ctx, team, user, trigger := context.WithoutCancel(r.Context()), cb.Team.ID, cb.User.ID, cb.TriggerID
+	s.background.Go(func() { s.openRunModal(ctx, team, user, trigger, pipeline) })
 }

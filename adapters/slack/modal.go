@@ -31,6 +31,11 @@ func plain(s string) *slack.TextBlockObject {
 // may run, a pipeline completed by the options endpoint, and the rest of the
 // line. Its submission goes through the grammar like any other line.
 func RunModal(g *grammar.Grammar, allowed func(*grammar.Spec) bool, channel string) slack.ModalViewRequest {
+	return RunModalFor(g, allowed, channel, "")
+}
+
+// RunModalFor is RunModal with a pipeline chosen already, when not empty.
+func RunModalFor(g *grammar.Grammar, allowed func(*grammar.Spec) bool, channel, chosen string) slack.ModalViewRequest {
 	var opts []*slack.OptionBlockObject
 	for _, name := range g.Commands() {
 		spec := g.Forms(name)[0]
@@ -44,6 +49,9 @@ func RunModal(g *grammar.Grammar, allowed func(*grammar.Spec) bool, channel stri
 	pipeline := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Choose a pipeline"), actionValue)
 	zero := 0
 	pipeline.MinQueryLength = &zero
+	if chosen != "" {
+		pipeline.InitialOption = slack.NewOptionBlockObject(chosen, plain(chosen), nil)
+	}
 	args := slack.NewPlainTextInputBlockElement(plain("from staging to production"), actionValue)
 	pipelineBlock := slack.NewInputBlock(blockPipeline, plain("Pipeline"), nil, pipeline)
 	pipelineBlock.Optional = true

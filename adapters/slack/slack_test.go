@@ -141,6 +141,8 @@ type fakeAPI struct {
 	fail atomic.Value
 	// hang, when set, is how long views.open takes to answer.
 	hang atomic.Int64
+	// published keeps the views.publish calls.
+	published []url.Values
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
@@ -160,6 +162,20 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		switch r.URL.Path {
 		case "/chat.postMessage":
 			io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1700000000.000200"}`)
+		case "/views.publish": // a JSON body: {"user_id":…,"view":{…}}
+			var req struct {
+				UserID string          `json:"user_id"`
+				View   json.RawMessage `json:"view"`
+			}
+			body, _ := io.ReadAll(r.Body)
+			if err := json.Unmarshal(body, &req); err != nil || r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("views.publish: %s (%s): %v", body, r.Header.Get("Content-Type"), err)
+			}
+			a.mu.Lock()
+			a.published = append(a.published, url.Values{"user_id": {req.UserID}, "view": {string(req.View)}})
+			a.mu.Unlock()
+			io.WriteString(w, `{"ok":true,"view":{"id":"VH"}}`)
+			return
 		case "/views.open":
 			select {
 			case <-time.After(time.Duration(a.hang.Load())):
