@@ -364,11 +364,14 @@ func tail[T any](ctx context.Context, js jetstream.JetStream, stream, filter str
 		all := c.left
 		c.left -= min(after, c.left)
 		after = all
-		keep, older := newest[T]{n: limit - found}, false
+		keep, older, newestWindow := newest[T]{n: limit - found}, false, stop == state.LastSeq+1
 		err = c.each(func(m jetstream.Msg, md *jetstream.MsgMetadata) bool {
 			switch {
-			case md.Sequence.Stream >= stop:
-				return false // read in the window before
+			case md.Sequence.Stream >= stop && !newestWindow:
+				// Read in the window before. The newest window reads on
+				// past the last message of the stream's state: a bucket
+				// entry written since moved there from where it was.
+				return false
 			case md.Timestamp.Before(since):
 				older = true
 			default:
@@ -716,6 +719,14 @@ func (j *Jobs) List(ctx context.Context, limit int) ([]engine.Job, error) {
 		return nil, err
 	}
 	slices.Reverse(jobs)
+	// A job written while it was read may show twice, as it was and as it
+	// is: the newer, first, stays.
+	seen := make(map[string]bool, len(jobs))
+	jobs = slices.DeleteFunc(jobs, func(j engine.Job) bool {
+		dup := seen[j.ID]
+		seen[j.ID] = true
+		return dup
+	})
 	waiting, err := j.listWaiting(ctx, limit, jobs)
 	if err != nil {
 		return nil, err

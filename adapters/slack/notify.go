@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/chatops/chatops/grammar"
@@ -334,7 +333,6 @@ const (
 	maxHeaderText = 150 // a header block's plain text
 	maxStageText  = 200 // runes of a stage's note on the parent
 	maxLinkURL    = 1000
-	cutMark       = " … (cut short)"
 )
 
 // RenderThreadParent is the parent of a release's thread: the release named
@@ -359,15 +357,15 @@ func RenderThreadParent(t *engine.Thread, stages []string) Message {
 	for _, s := range others {
 		lines = append(lines, stageLine(s, t.Stages[s], true))
 	}
-	m := Message{Text: cutPlain(plainText(title), maxSectionText)}
+	m := Message{Text: cutPlainText(plainText(title), maxSectionText)}
 	m.Blocks = append(m.Blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
-		cutPlain(grammar.Visible(title), maxHeaderText), false, false)))
+		cutPlainText(grammar.Visible(title), maxHeaderText), false, false)))
 	if len(lines) > 0 {
 		m.Blocks = append(m.Blocks, mrkdwnSection(joinLines(lines, maxSectionText)))
 	}
 	if ev := t.Latest; ev != nil {
-		m.Text = cutPlain(plainText(title+": "+ev.Describe()), maxSectionText)
-		m.Blocks = append(m.Blocks, contextLine(cutMrkdwn("Latest: "+escape(ev.Describe())+eventWhen(ev), MaxContextText)))
+		m.Text = cutPlainText(plainText(title+": "+ev.Describe()), maxSectionText)
+		m.Blocks = append(m.Blocks, contextLine(cutShort("Latest: "+escape(ev.Describe())+eventWhen(ev), MaxContextText)))
 	}
 	return m
 }
@@ -390,7 +388,7 @@ func stageLine(stage string, st engine.StageStatus, known bool) string {
 		b.WriteString(" · " + slackDate(st.At))
 	}
 	if st.Text != "" {
-		b.WriteString(" · " + escape(cutPlain(st.Text, maxStageText)))
+		b.WriteString(" · " + escape(cutPlainText(st.Text, maxStageText)))
 	}
 	if l := link(st.URL); l != "" {
 		b.WriteString(" · " + l)
@@ -402,8 +400,8 @@ func stageLine(stage string, st engine.StageStatus, known bool) string {
 // happened, its text, a link to its details, where it came from and when.
 func RenderNoticeReply(ev *engine.Event) Message {
 	describe := ev.Describe()
-	m := Message{Text: cutPlain(plainText(describe), maxSectionText), Blocks: []slack.Block{
-		mrkdwnSection(cutMrkdwn(stateEmoji(ev.State)+" "+escape(describe), maxSectionText)),
+	m := Message{Text: cutPlainText(plainText(describe), maxSectionText), Blocks: []slack.Block{
+		mrkdwnSection(cutShort(stateEmoji(ev.State)+" "+escape(describe), maxSectionText)),
 	}}
 	if _, rest, ok := strings.Cut(strings.TrimRight(ev.Text, "\n"), "\n"); ok {
 		// Describe quotes the first line; the others follow as they are.
@@ -421,8 +419,8 @@ func RenderNotice(ev *engine.Event) Message {
 	if ev.Action == "lock" && ev.Text != "" { // Describe leaves a lock's reason out
 		text += "\n> " + escape(ev.Text)
 	}
-	return Message{Text: cutPlain(plainText(describe), maxSectionText), Blocks: []slack.Block{
-		mrkdwnSection(cutMrkdwn(text, maxSectionText)),
+	return Message{Text: cutPlainText(plainText(describe), maxSectionText), Blocks: []slack.Block{
+		mrkdwnSection(cutShort(text, maxSectionText)),
 		contextLine(eventContext(ev)),
 	}}
 }
@@ -448,7 +446,7 @@ func eventContext(ev *engine.Event) string {
 	if len(parts) == 0 {
 		return escape(ev.Pipeline)
 	}
-	return cutMrkdwn(strings.Join(parts, " · "), MaxContextText)
+	return cutShort(strings.Join(parts, " · "), MaxContextText)
 }
 
 func eventWhen(ev *engine.Event) string {
@@ -509,7 +507,7 @@ func link(raw string) string {
 	label := strings.TrimSuffix(u.Host+u.EscapedPath(), "/")
 	// '|' ends a link's URL and '>' the link: neither may stay raw.
 	target := strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C").Replace(u.String())
-	return "<" + strings.ReplaceAll(target, "&", "&amp;") + "|" + escape(cutPlain(label, 80)) + ">"
+	return "<" + strings.ReplaceAll(target, "&", "&amp;") + "|" + escape(cutPlainText(label, 80)) + ">"
 }
 
 // mrkdwnSection is a section of mrkdwn already within Slack's limit.
@@ -519,7 +517,7 @@ func mrkdwnSection(text string) slack.Block {
 
 // codeBlock is s preformatted, cut to fit a section with its fences.
 func codeBlock(s string) string {
-	return "```" + cutMrkdwn(entities.Replace(grammar.VisibleLines(s)), maxSectionText-6) + "```"
+	return "```" + cutShort(entities.Replace(grammar.VisibleLines(s)), maxSectionText-6) + "```"
 }
 
 // joinLines joins lines of mrkdwn within max bytes, cutting between lines
@@ -538,7 +536,7 @@ func joinLines(lines []string, max int) string {
 		}
 		if need > max {
 			if i == 0 {
-				return cutMrkdwn(l, max)
+				return cutShort(l, max)
 			}
 			fmt.Fprintf(&b, "\n… and %d more stages", len(lines)-i)
 			return b.String()
@@ -548,36 +546,3 @@ func joinLines(lines []string, max int) string {
 	return b.String()
 }
 
-// cutMrkdwn shortens escaped mrkdwn to at most max bytes, on a rune
-// boundary and never inside an entity (&amp;), saying it was cut.
-func cutMrkdwn(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	s = cutBytes(s, max-len(cutMark))
-	if i := strings.LastIndexByte(s, '&'); i >= 0 && !strings.Contains(s[i:], ";") {
-		s = s[:i]
-	}
-	return s + cutMark
-}
-
-// cutPlain shortens plain text to at most max bytes, on a rune boundary.
-func cutPlain(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	const mark = "…"
-	return cutBytes(s, max-len(mark)) + mark
-}
-
-// cutBytes is the longest prefix of s of at most n bytes that ends on a rune
-// boundary.
-func cutBytes(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:min(n, len(s))]
-}

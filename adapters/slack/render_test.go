@@ -453,3 +453,32 @@ func TestEscapedOnce(t *testing.T) {
 		t.Errorf("the notification text is not what was typed: %s", ack)
 	}
 }
+
+// TestLongHelpContinues: a help too long for one message is acked with its
+// first part, and the rest follows at the response_url, in order, each
+// within Slack's limits.
+func TestLongHelpContinues(t *testing.T) {
+	var cfg strings.Builder
+	cfg.WriteString(testConfig + "commands:\n")
+	for i := range 400 {
+		fmt.Fprintf(&cfg, "  - usage: \"c%03d <pipeline>\"\n    summary: %q\n    exec: {argv: [\"true\"]}\n", i, strings.Repeat("word ", 70))
+	}
+	f := newFixtureConfig(t, cfg.String())
+	_, ack := f.signedPost(t, f.form("U1", "help"))
+	var first goslack.Message
+	if err := json.Unmarshal([]byte(ack), &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := slack.Check(slack.Message{Text: first.Text, Blocks: first.Blocks.BlockSet}); err != nil || !strings.Contains(ack, "c000") {
+		t.Fatalf("first part (%v): %.300s", err, ack)
+	}
+	for i := 2; i <= 5; i++ {
+		m := f.next(t)
+		if want := fmt.Sprintf("(%d/5)", i); !strings.HasSuffix(m.Text, want) || m.ResponseType != "ephemeral" {
+			t.Errorf("part %d: %s, %s", i, m.Text, m.ResponseType)
+		}
+	}
+	if strings.Contains(ack, "c399") {
+		t.Error("the whole help fit in the first part: nothing was tested")
+	}
+}

@@ -316,12 +316,12 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	}
 	admitted, err := s.Engine.Admission(r.Context(), c, text)
 	if err != nil {
-		writeJSON(w, RenderError(err, text))
+		s.ack(w, form.Get("response_url"), RenderError(err, text))
 		return
 	}
 	cmd := admitted.Command
 	if cmd.Name == "help" {
-		s.help(w, r, c, cmd, slash)
+		s.help(w, r, c, cmd, slash, form.Get("response_url"))
 		return
 	}
 	// A doubled or retried request has the same body, so the same job id, and
@@ -423,15 +423,34 @@ func (s *Server) api(ctx context.Context, team string) *slack.Client {
 }
 
 // help answers at once: it reads no ledger.
-func (s *Server) help(w http.ResponseWriter, r *http.Request, c engine.Context, cmd *grammar.Command, slash string) {
+func (s *Server) help(w http.ResponseWriter, r *http.Request, c engine.Context, cmd *grammar.Command, slash, responseURL string) {
 	res, err := s.Engine.Dispatch(r.Context(), c, cmd)
 	if err != nil {
-		writeJSON(w, RenderError(err, cmd.Canonical()))
+		s.ack(w, responseURL, RenderError(err, cmd.Canonical()))
 		return
 	}
 	if _, ok := cmd.Get("command"); ok {
 		writeJSON(w, Message{ResponseType: "ephemeral", Text: res.Title, Blocks: []slack.Block{section(code(res.Text))}})
 		return
 	}
-	writeJSON(w, RenderHelp(s.Engine.Grammar, func(sp *grammar.Spec) bool { return s.Engine.Allowed(c, sp.Name) }, slash))
+	s.ack(w, responseURL, RenderHelp(s.Engine.Grammar, func(sp *grammar.Spec) bool { return s.Engine.Allowed(c, sp.Name) }, slash))
+}
+
+// ack answers a request with the first part of m; the parts that continue
+// it follow at the response_url, in order, once the request is answered.
+func (s *Server) ack(w http.ResponseWriter, responseURL string, m Message) {
+	writeJSON(w, m)
+	if len(m.Continued) == 0 || responseURL == "" || s.Respond == nil {
+		return
+	}
+	s.background.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i, part := range m.Continued {
+			if err := s.Respond(ctx, responseURL, part); err != nil {
+				s.Log.Warn("posting the rest of an answer", "part", i+2, "err", err)
+				return
+			}
+		}
+	})
 }
