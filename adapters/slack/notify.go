@@ -545,4 +545,3 @@ func joinLines(lines []string, max int) string {
 	}
 	return b.String()
 }
-
