@@ -108,13 +108,31 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 	if s.Interactions == nil {
 		return say("chatops keeps no questions here.")
 	}
+	// audit records a click that runs nothing: who clicked what, and why
+	// nothing ran.
+	var i *engine.Interaction
+	audit := func(outcome, msg string) {
+		rec := &engine.AuditRecord{At: s.Engine.Now(), JobID: "click/" + id + "/" + actor.ID + "/" + action, Actor: actor.ID, Source: engine.SourceSlack,
+			Command: "click " + action + " on question " + id, Decision: "denied", Outcome: outcome, Message: msg}
+		if i != nil {
+			rec.Command, rec.Pipeline, rec.Channel = i.Command, i.Pipeline, i.Channel
+		}
+		if outcome == "cancelled" {
+			rec.Decision = "allowed"
+		}
+		if err := s.Engine.Audit.Append(ctx, rec); err != nil {
+			s.Log.Warn("auditing a click", "question", id, "err", err)
+		}
+	}
 	i, err := s.Interactions.Get(ctx, id)
 	if err != nil {
+		audit(string(engine.ErrorCode(err)), engine.ErrorMessage(err))
 		return say(engine.ErrorMessage(err))
 	}
 	now := s.Engine.Now()
 	if now.After(i.Expires) {
 		_, _ = s.Interactions.Take(ctx, id)
+		audit("expired", "the question expired at "+i.Expires.UTC().Format(time.RFC3339))
 		return replace(":hourglass: This question expired at " + i.Expires.UTC().Format(time.Kitchen) + " UTC; run `" + i.Command + "` again.")
 	}
 	requester := i.Requester.ID
@@ -124,10 +142,13 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 	case action == ActionApprove && !approver && actor.ID == requester:
 	case action == ActionApprove && approver && s.Engine.MayApprove(actor, requester, i.Approvers):
 	case approver && actor.ID == requester:
+		audit(string(engine.Denied), "the requester may not approve their own command")
 		return say("You asked for this: someone else of " + joinOr(i.Approvers) + " must approve it.")
 	case approver:
+		audit(string(engine.Denied), actor.ID+" is not of "+joinOr(i.Approvers))
 		return say("Only members of " + joinOr(i.Approvers) + " other than the requester may approve this.")
 	default:
+		audit(string(engine.Denied), "only "+requester+" may answer")
 		return say("Only the person who ran `" + i.Command + "` can answer this.")
 	}
 	if i.Pipeline != "" && action == ActionApprove {
@@ -137,14 +158,17 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 		}
 		if rev != i.Revision {
 			_, _ = s.Interactions.Take(ctx, id)
+			audit(string(engine.Conflict), i.Pipeline+" changed since the question was asked")
 			return replace(":warning: " + i.Pipeline + " changed since this was asked; nothing was done. Run `" + i.Command + "` again.")
 		}
 	}
 	// Take it once: a second click, or a replayed request, finds nothing.
 	if _, err := s.Interactions.Take(ctx, id); err != nil {
+		audit(string(engine.ErrorCode(err)), engine.ErrorMessage(err))
 		return say(engine.ErrorMessage(err))
 	}
 	if action == ActionCancel {
+		audit("cancelled", "cancelled by "+actor.ID)
 		return replace(":x: Cancelled by " + actor.ID + ": `" + i.Command + "`")
 	}
 	job := &engine.QueuedJob{

@@ -137,6 +137,22 @@ func TestConfirmationFlow(t *testing.T) {
 	if f.seq(t) != 1 {
 		t.Errorf("ledger seq %d: a cancelled or expired question ran", f.seq(t))
 	}
+	// Every click that ran nothing is audited, with why.
+	recs, err := f.engine.Audit.Read(context.Background(), engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks := map[string]int{}
+	for _, r := range recs {
+		if r.Decision == "denied" || r.Outcome == "cancelled" {
+			clicks[r.Actor+" "+r.Outcome]++
+		}
+	}
+	for _, want := range []string{"bob denied", "unknown forged", "alice not_found", "alice cancelled", "alice expired"} {
+		if clicks[want] != 1 {
+			t.Errorf("audit of clicks: %v, want one %q", clicks, want)
+		}
+	}
 }
 
 func TestApprovalBySecondPerson(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
 )
 
 // DefaultMaxBody bounds a request body; Slack's are a few KiB.
@@ -60,6 +61,8 @@ type Server struct {
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
 	metrics *metrics
+	// forgedAudits bounds how many forged clicks are audited.
+	forgedAudits *rate.Limiter
 	// routes are Slack's endpoints with health and metrics, built once:
 	// the HTTP server and Socket Mode share them.
 	routes     http.Handler
@@ -167,6 +170,9 @@ func (s *Server) setup() {
 	if s.metrics == nil {
 		s.metrics = newMetrics()
 	}
+	if s.forgedAudits == nil {
+		s.forgedAudits = rate.NewLimiter(rate.Every(6*time.Second), 10)
+	}
 }
 
 // HealthHandler returns only /healthz, /readyz and /metrics: what a process
@@ -245,6 +251,16 @@ func (s *Server) verified(w http.ResponseWriter, r *http.Request, body []byte) b
 	if err := s.Verifier.Verify(r.Header, body); err != nil {
 		// The reason, never the secret or the signature.
 		s.Log.Warn("slack request refused", "path", r.URL.Path, "reason", err.Error(), "remote", r.RemoteAddr)
+		if r.URL.Path == "/slack/interactivity" && s.forgedAudits != nil && s.forgedAudits.Allow() {
+			// A forged or stale click is audited, as far as an unverified
+			// request can say who it is: a few a minute, so that a flood of
+			// them cannot fill the audit.
+			rec := &engine.AuditRecord{At: time.Now(), Actor: "unknown", Source: engine.SourceSlack, Command: "click",
+				Decision: "denied", Outcome: "forged", Message: "a click whose signature failed: " + err.Error() + " (from " + r.RemoteAddr + ")"}
+			if aerr := s.Engine.Audit.Append(context.WithoutCancel(r.Context()), rec); aerr != nil {
+				s.Log.Warn("auditing a forged click", "err", aerr)
+			}
+		}
 		http.Error(w, "request verification failed", http.StatusUnauthorized)
 		return false
 	}
