@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/chatops/chatops/engine"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,7 +48,7 @@ func TestOAuthInstall(t *testing.T) {
 	}
 	oauth := &slack.OAuth{ClientID: "cid", ClientSecret: "csecret", RedirectURL: "https://chatops.example.com/slack/oauth/callback",
 		Cipher: cipher, Secrets: secrets, States: states, APIURL: api.URL, HTTP: slack.NewHTTPClient(nil), Now: time.Now}
-	srv := httptest.NewServer((&slack.Server{Engine: e, Verifier: slack.Verifier{Secret: secret}, OAuth: oauth}).Handler())
+	srv := httptest.NewServer((&slack.Server{Engine: e, Verifier: slack.Verifier{Secret: secret}, Workspaces: slack.Workspaces{OAuth: oauth}}).Handler())
 	defer srv.Close()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -106,6 +107,20 @@ func TestOAuthInstall(t *testing.T) {
 	}
 	if _, err := slack.NewCipher("short"); err == nil {
 		t.Error("a short key was accepted")
+	}
+
+	// A workspace with no installation, and a token sealed with another
+	// key, are logged with what to do, not passed over in silence.
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	ws := slack.Workspaces{OAuth: oauth}
+	if c := ws.Client(ctx, "T404", log); c != nil || !strings.Contains(logged.String(), "install the app there again") {
+		t.Errorf("unknown team: %v, logged %s", c, logged.String())
+	}
+	otherKey := &slack.OAuth{Cipher: other, Secrets: secrets, APIURL: api.URL, HTTP: slack.NewHTTPClient(nil)}
+	logged.Reset()
+	if c := (slack.Workspaces{OAuth: otherKey}).Client(ctx, "T2", log); c != nil || !strings.Contains(logged.String(), "was the token key changed?") {
+		t.Errorf("another key: %v, logged %s", c, logged.String())
 	}
 
 	// The workspace removes the app: its token goes, and the audit says so.

@@ -49,14 +49,13 @@ type Server struct {
 	BotUserID string
 	// Interactions keeps the questions that buttons answer.
 	Interactions engine.Interactions
-	// API opens modals; nil without a bot token, and "/h" alone shows help.
-	API *slack.Client
+	// Workspaces open modals and publish Home tabs; without a client for
+	// a workspace, "/h" alone shows help.
+	Workspaces
 	// EnqueueWithin bounds how long a request waits for the queue while it
 	// cannot be reached, DefaultEnqueueWithin when zero; EnqueueAttempt
 	// bounds each try, DefaultEnqueueAttempt when zero.
 	EnqueueWithin, EnqueueAttempt time.Duration
-	// OAuth installs the app into workspaces; nil with a single bot token.
-	OAuth *OAuth
 	// Respond posts to a response_url: a Responder's Respond.
 	Respond func(ctx context.Context, responseURL string, m Message) error
 
@@ -435,7 +434,7 @@ func (s *Server) enqueue(ctx context.Context, job *engine.QueuedJob) (bool, erro
 
 // api returns the Web API client for a workspace.
 func (s *Server) api(ctx context.Context, team string) *slack.Client {
-	return clientFor(ctx, s.OAuth, s.API, team)
+	return s.Client(ctx, team, s.Log)
 }
 
 // help answers at once: it reads no ledger.

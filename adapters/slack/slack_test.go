@@ -228,7 +228,7 @@ func newFixtureConfig(t testing.TB, config string) *fixture {
 		t.Fatal(err)
 	}
 	w := &slack.Worker{Engine: e, Queue: q, Outbox: outbox, Name: "test", Interactions: inter,
-		API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}
+		Workspaces: slack.Workspaces{API: slack.NewAPI("xoxb-test", api.srv.URL, slack.NewHTTPClient(nil))}}
 	d := slack.NewDeliverer(nil)
 	d.ResponseHosts, d.APIURL, d.Now = []string{host}, api.srv.URL, e.Now
 	d.Token = func(context.Context, string) (string, error) { return "xoxb-test", nil }
@@ -238,7 +238,7 @@ func newFixtureConfig(t testing.TB, config string) *fixture {
 	}
 	responder := &slack.Responder{ResponseHosts: []string{host}}
 	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
-		Interactions: inter, Respond: responder.Respond, API: w.API}
+		Interactions: inter, Respond: responder.Respond, Workspaces: w.Workspaces}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	var running sync.WaitGroup

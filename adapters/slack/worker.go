@@ -21,12 +21,10 @@ type Worker struct {
 	Outbox engine.Outbox
 	// Name identifies this worker in job records: host and process.
 	Name string
-	// API posts progress in threads; nil without a bot token. Give it a
-	// client that tries once (NewDeliveryHTTPClient): progress is best
-	// effort, and a rate-limited post must not hold up the program.
-	API *slack.Client
-	// OAuth gives each workspace's own client, when installed by OAuth.
-	OAuth *OAuth
+	// Workspaces post progress in threads. Give them clients that try once
+	// (NewDeliveryHTTPClient): progress is best effort, and a rate-limited
+	// post must not hold up the program.
+	Workspaces
 	// Interactions keeps the questions of commands that need a confirmation
 	// or an approval; without it such commands are refused.
 	Interactions engine.Interactions
@@ -78,7 +76,7 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 	if text := j.Reply["refusal"]; text != "" {
 		return w.post(ctx, j, RenderRefusal(text, j.Command))
 	}
-	progress := newThreadProgress(clientFor(ctx, w.OAuth, w.API, j.Reply["team"]), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
+	progress := newThreadProgress(w.Client(ctx, j.Reply["team"], w.Log), j, func(err error) { w.Log.Warn("posting progress", "job", j.ID, "err", err) })
 	job, err := w.Engine.RunJob(ctx, j, w.Name, func(line string) { progress.add(ctx, line) })
 	if err != nil {
 		if !j.LastAttempt {
@@ -183,13 +181,34 @@ func TokenFunc(oauth *OAuth, token string) func(ctx context.Context, team string
 	}
 }
 
-// clientFor returns the Web API client for a workspace: its OAuth
-// installation's, or the single bot token's.
-func clientFor(ctx context.Context, oauth *OAuth, api *slack.Client, team string) *slack.Client {
-	if oauth != nil && team != "" {
-		if c, err := oauth.Client(ctx, team); err == nil {
-			return c
+// Workspaces are how the gateway and the workers reach the Slack workspaces
+// chatops is in: a single bot token's client, or each OAuth installation's.
+type Workspaces struct {
+	// API is the single bot token's client; nil without one.
+	API *slack.Client
+	// OAuth gives each workspace installed by OAuth its own client.
+	OAuth *OAuth
+}
+
+// Client returns the Web API client for a workspace: its OAuth
+// installation's, or the single bot token's; nil when there is none. A
+// workspace OAuth does not know, or whose token does not unseal (the token
+// key changed), is logged with what to do.
+func (ws Workspaces) Client(ctx context.Context, team string, log *slog.Logger) *slack.Client {
+	if ws.OAuth == nil || team == "" {
+		return ws.API
+	}
+	c, err := ws.OAuth.Client(ctx, team)
+	if err == nil {
+		return c
+	}
+	if log != nil {
+		switch engine.ErrorCode(err) {
+		case engine.NotFound:
+			log.Error("a Slack workspace chatops has no installation for: install the app there again (/slack/install)", "team", team)
+		default:
+			log.Error("a Slack workspace's token cannot be used", "team", team, "err", err)
 		}
 	}
-	return api
+	return ws.API
 }
