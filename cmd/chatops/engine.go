@@ -50,10 +50,12 @@ func (e *env) openEngineWith(strict bool) (*engine.Engine, func(), *natsadapter.
 		opts.Connect = connect
 	} else {
 		opts.DataDir = e.dataDir()
-		// chatops serve runs the data dir's server in its own process
-		// unless another process serves the dir already; other commands
-		// share whichever runs, or start one in the background.
-		opts.Spawn, opts.Embed = spawnLocal(opts.DataDir, e.globals.Sync), e.serving
+		// chatops serve with every role runs the data dir's server in its
+		// own process, unless another process serves the dir already;
+		// other commands, and serve processes of split roles, which run
+		// several at a time and must not take the store down with one of
+		// them, share whichever runs, or start one in the background.
+		opts.Spawn, opts.Embed = spawnLocal(opts.DataDir, e.globals.Sync), e.embed
 	}
 	conn, err := natsadapter.Open(e.ctx, opts)
 	if err != nil {

@@ -68,6 +68,9 @@ type env struct {
 	saidDemo bool
 	// serving is set by chatops serve, whose log is read.
 	serving bool
+	// embed is set by chatops serve with every role: it runs the data
+	// dir's local server itself when none runs.
+	embed bool
 }
 
 // exitError carries an exit status out of a command's Run after the command

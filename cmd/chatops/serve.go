@@ -52,7 +52,7 @@ func or(a, b string) string {
 
 // Run serves until interrupted.
 func (s *ServeCmd) Run(e *env) error {
-	e.serving = true
+	e.serving, e.embed = true, s.Role == "all"
 	gateway, working := s.Role != "worker", s.Role != "gateway"
 	if !working {
 		s.Workers = 0
