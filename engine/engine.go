@@ -435,7 +435,7 @@ func (e *Engine) execute(ctx context.Context, c Context, cmd *grammar.Command, j
 			late = c.Late.Round(time.Minute).String()
 		}
 		return nil, &ConfirmationError{Question: "This arrived " + late + " late: run it now?",
-			Reason: "the command arrived " + late + " after it was typed"}
+			Reason: "the command arrived " + late + " after it was typed", Late: true}
 	}
 	return e.actions[cmd.Spec].run(r)
 }

@@ -76,6 +76,9 @@ type ConfirmationError struct {
 	// Pipeline is what the question is about, so a later answer can check that
 	// it did not change meanwhile.
 	Pipeline string
+	// Late says the question is only whether a late command should still
+	// run (Interaction.Late).
+	Late bool
 }
 
 func (e *ConfirmationError) Error() string { return e.Reason }

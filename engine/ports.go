@@ -111,6 +111,10 @@ type Interaction struct {
 	Revision  uint64            `json:"revision"`
 	Expires   time.Time         `json:"expires"`
 	Reply     map[string]string `json:"reply,omitempty"`
+	// Late says the question is only whether a command that came late
+	// should still run: a yes confirms nothing else, and the stage rules
+	// ask their own questions then.
+	Late bool `json:"late,omitempty"`
 }
 
 // Interactions keeps pending questions until answered or expired.

@@ -144,3 +144,38 @@ func TestLateEventAsks(t *testing.T) {
 		t.Errorf("ledger seq %d after one late promote said yes to", f.seq(t))
 	}
 }
+
+// TestLateEventStillAsksTheStage: the yes to a late command says only that
+// it should still run; a stage that asks for confirmation asks its own
+// question after it, naming the change, and nothing runs before that yes.
+func TestLateEventStillAsksTheStage(t *testing.T) {
+	f := newFixtureConfig(t, confirmConfig)
+	body := eventBody("EvLate2", time.Now().Add(-65*time.Second), `{"type":"message","user":"U1","channel_type":"im","text":"promote demo","channel":"D1","ts":"1700000000.000600"}`)
+	if resp, _ := f.event(t, body); resp.StatusCode != 200 {
+		t.Fatalf("late event: %d", resp.StatusCode)
+	}
+	f.waitPosts(t, 1)
+	f.api.mu.Lock()
+	m := questionID.FindStringSubmatch(f.api.posts[0].Get("blocks"))
+	f.api.mu.Unlock()
+	if m == nil {
+		t.Fatal("the late question has no buttons")
+	}
+	f.click(t, "U1", slack.ActionApprove, m[1])
+	if a := f.next(t); !strings.HasPrefix(a.Text, "Running promote demo") {
+		t.Errorf("after the late yes: %+v", a)
+	}
+	q := f.next(t)
+	stage := questionID.FindStringSubmatch(string(q.Blocks))
+	if stage == nil || stage[1] == m[1] || !strings.Contains(q.Text, "production") {
+		t.Fatalf("the stage's own question: %s %s", q.Text, q.Blocks)
+	}
+	if f.seq(t) != 0 {
+		t.Fatal("the promote ran on the late yes alone")
+	}
+	f.click(t, "U1", slack.ActionApprove, stage[1])
+	f.next(t) // Running
+	if a := f.next(t); a.Text != "Promoted demo 1.2.0 from staging to production." {
+		t.Errorf("outcome: %+v", a)
+	}
+}

@@ -26,10 +26,14 @@ type HomePipeline struct {
 
 // HomeView is the App Home tab of a person: each pipeline with what runs in
 // each stage (version, who, when), its locks and a button that opens the run
-// modal on it, then the person's last jobs. It keeps to a Home tab's 100
+// modal on it (the pipelines they may see: whoever may run info), then the
+// person's last jobs. It keeps to a Home tab's 100
 // blocks: pipelines past them are counted, not shown.
 func HomeView(pipelines []HomePipeline, jobs []engine.Job) slack.HomeTabViewRequest {
 	blocks := []slack.Block{section("*Pipelines*")}
+	if len(pipelines) == 0 {
+		blocks = append(blocks, contextLine("None you may see here: the policy lets you run no `info`, or none are configured."))
+	}
 	// Each pipeline takes two blocks; the jobs' part and the note of
 	// pipelines left out take four at most.
 	room := (MaxViewBlocks - len(blocks) - 4) / 2
@@ -110,8 +114,13 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 	if api == nil {
 		return
 	}
+	actor := s.Engine.Identify(engine.SourceSlack, user)
+	// What info would show, to whom policy lets run it.
 	var pipelines []HomePipeline
 	for i := range s.Engine.Config.Pipelines {
+		if !s.Engine.Allowed(engine.Context{Actor: actor}, "info") {
+			break
+		}
 		pc := &s.Engine.Config.Pipelines[i]
 		st, err := s.Engine.State(ctx, pc.Name)
 		if err != nil {
@@ -120,9 +129,8 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 		}
 		pipelines = append(pipelines, HomePipeline{Config: pc, State: st})
 	}
-	actor := s.Engine.Identify(engine.SourceSlack, user)
 	var mine []engine.Job
-	if list, err := s.Engine.Jobs.List(ctx, 200); err == nil {
+	if list, err := s.Engine.Jobs.List(ctx, 50); err == nil {
 		for _, j := range list {
 			if j.Actor == actor.ID && len(mine) < homeJobs {
 				mine = append(mine, j)

@@ -123,3 +123,16 @@ func TestHomeViewGolden(t *testing.T) {
 		t.Errorf("no count of the pipelines left out")
 	}
 }
+
+// TestAppHomeFollowsPolicy: someone the policy lets run no info sees no
+// pipeline on the Home tab.
+func TestAppHomeFollowsPolicy(t *testing.T) {
+	f := newFixtureConfig(t, strings.Replace(testConfig, "    - {command: lock, groups: [admins]}", "    - {command: lock, groups: [admins]}\n    - {command: info, groups: [admins]}", 1))
+	if resp, _ := f.event(t, eventBody("EvHome2", time.Now(), `{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home"}`)); resp.StatusCode != 200 {
+		t.Fatalf("app_home_opened: %d", resp.StatusCode)
+	}
+	raw := waitPublished(t, f.api, 1)[0].Get("view")
+	if strings.Contains(raw, "*demo*") || !strings.Contains(raw, "None you may see here") {
+		t.Errorf("Home of someone who may not run info: %s", raw)
+	}
+}

@@ -112,7 +112,7 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 	// nothing ran.
 	var i *engine.Interaction
 	audit := func(outcome, msg string) {
-		rec := &engine.AuditRecord{At: s.Engine.Now(), JobID: "click/" + id + "/" + actor.ID + "/" + action, Actor: actor.ID, Source: engine.SourceSlack,
+		rec := &engine.AuditRecord{At: s.Engine.Now(), JobID: "click/" + id + "/" + actor.ID + "/" + action + "/" + outcome, Actor: actor.ID, Source: engine.SourceSlack,
 			Command: "click " + action + " on question " + id, Decision: "denied", Outcome: outcome, Message: msg}
 		if i != nil {
 			rec.Command, rec.Pipeline, rec.Channel = i.Command, i.Pipeline, i.Channel
@@ -172,7 +172,7 @@ func (s *Server) answerClick(ctx context.Context, actor engine.Actor, action, id
 		return replace(":x: Cancelled by " + actor.ID + ": `" + i.Command + "`")
 	}
 	job := &engine.QueuedJob{
-		ID: "i" + i.ID, Command: i.Command, Actor: i.Requester, Channel: i.Channel, Confirmed: true,
+		ID: "i" + i.ID, Command: i.Command, Actor: i.Requester, Channel: i.Channel, Confirmed: !i.Late,
 		Enqueued: now, Reply: map[string]string{"response_url": responseURL, "replace": "1", "user": i.Requester.Identity},
 	}
 	if approver {

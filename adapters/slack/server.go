@@ -204,6 +204,9 @@ type statusWriter struct {
 	status int
 }
 
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
@@ -458,10 +461,38 @@ func (s *Server) ack(w http.ResponseWriter, responseURL string, m Message) {
 	if len(m.Continued) == 0 || responseURL == "" || s.Respond == nil {
 		return
 	}
+	// The rest goes once the first part has: over HTTP, flushed now; over
+	// Socket Mode, once the envelope is acked.
+	if a, ok := afterAcker(w); ok {
+		a.afterAck(func() { s.postRest(responseURL, m.Continued) })
+		return
+	}
+	_ = http.NewResponseController(w).Flush()
+	s.postRest(responseURL, m.Continued)
+}
+
+// afterAcker finds, under w's wrappers, a writer that sends its answer
+// after the handler returns and can run something then.
+func afterAcker(w http.ResponseWriter) (interface{ afterAck(func()) }, bool) {
+	for {
+		if a, ok := w.(interface{ afterAck(func()) }); ok {
+			return a, true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil, false
+		}
+		w = u.Unwrap()
+	}
+}
+
+// postRest posts the parts that continue an answer, in order, to its
+// response_url.
+func (s *Server) postRest(responseURL string, parts []Message) {
 	s.background.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i, part := range m.Continued {
+		for i, part := range parts {
 			if err := s.Respond(ctx, responseURL, part); err != nil {
 				s.Log.Warn("posting the rest of an answer", "part", i+2, "err", err)
 				return

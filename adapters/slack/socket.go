@@ -215,6 +215,11 @@ func (s *Socket) handle(ctx context.Context, client *socketmode.Client, req sock
 	}
 	w := &envelopeWriter{header: http.Header{}, status: http.StatusOK}
 	routes.ServeHTTP(w, r)
+	defer func() {
+		for _, f := range w.after {
+			f()
+		}
+	}()
 	switch {
 	case w.status >= 500 && req.Type == socketmode.RequestTypeEventsAPI:
 		s.Log.Warn("Socket Mode event not taken; Slack sends it again", "envelope", req.EnvelopeID, "status", w.status)
@@ -298,7 +303,12 @@ type envelopeWriter struct {
 	status int
 	body   bytes.Buffer
 	wrote  bool
+	after  []func() // run once the envelope is acked
 }
+
+// afterAck runs f once the envelope is acked: what follows an answer (the
+// rest of a long one) must not overtake it.
+func (w *envelopeWriter) afterAck(f func()) { w.after = append(w.after, f) }
 
 func (w *envelopeWriter) Header() http.Header { return w.header }
 

@@ -150,7 +150,7 @@ func (w *Worker) ask(ctx context.Context, j *engine.QueuedJob, q *engine.Confirm
 	}
 	i := &engine.Interaction{
 		ID: "q" + engine.NewID(), Command: j.Command, Requester: j.Actor, Channel: j.Channel,
-		Question: q.Question, Approvers: q.Approvers, Pipeline: q.Pipeline,
+		Question: q.Question, Approvers: q.Approvers, Pipeline: q.Pipeline, Late: q.Late,
 		Expires: w.Engine.Now().Add(ttl), Reply: j.Reply,
 	}
 	if q.Pipeline != "" {
