@@ -199,8 +199,8 @@ func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, e
 		return e.unknown(ctx, prev, prev.Worker)
 	}
 	msg := fmt.Sprintf("`%s` was not run: chatops could not reach its store (%v). Nothing changed; run it again.", j.Command, ErrorMessage(cause))
-	job := &Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel, Queued: j.Enqueued,
-		State: JobFailed, Outcome: string(Unavailable), Message: msg, Finished: e.Now()}
+	job := j.Record()
+	job.State, job.Outcome, job.Message, job.Finished = JobFailed, string(Unavailable), msg, e.Now()
 	if err := e.Audit.Append(ctx, jobRecord(job, job.Finished, job.Outcome, msg)); err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
 // last token of the job's subject. The message is the job's only record
 // until a worker takes it: Jobs shows it as queued.
 func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) {
-	if !subjectToken(j.ID) {
+	if !plainToken.MatchString(j.ID) {
 		return false, &engine.Error{Code: engine.Internal, Msg: fmt.Sprintf("job id %q: only letters, digits, - and _ can name a job", j.ID)}
 	}
 	data, err := json.Marshal(j)
@@ -89,20 +89,6 @@ func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) 
 		return false, unavailable(fmt.Errorf("enqueueing job %s: %w", j.ID, err))
 	}
 	return ack.Duplicate, nil
-}
-
-// subjectToken reports whether id can be one token of a subject: letters,
-// digits, - and _ (what every job id is made of), 1 to 64 of them.
-func subjectToken(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Work implements engine.Queue with a durable pull consumer shared by every

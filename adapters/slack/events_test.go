@@ -103,6 +103,19 @@ func TestEventsRunTheGrammar(t *testing.T) {
 	}
 }
 
+// postedQuestion returns the buttons' match (questionID) of the first
+// message posted through the Web API, failing when it has none.
+func (f *fixture) postedQuestion(t *testing.T) []string {
+	t.Helper()
+	f.api.mu.Lock()
+	m := questionID.FindStringSubmatch(f.api.posts[0].Get("blocks"))
+	f.api.mu.Unlock()
+	if m == nil {
+		t.Fatal("the question has no buttons")
+	}
+	return m
+}
+
 // TestLateEventAsks: Slack's retry of an event 65 s after it was typed is
 // taken, not dropped, and its command is not run: the bot asks in the thread
 // whether to run it; the person's yes runs it, once.
@@ -125,12 +138,7 @@ func TestLateEventAsks(t *testing.T) {
 	if f.seq(t) != 0 {
 		t.Fatal("a late command ran before anyone said yes")
 	}
-	f.api.mu.Lock()
-	m := questionID.FindStringSubmatch(f.api.posts[0].Get("blocks"))
-	f.api.mu.Unlock()
-	if m == nil {
-		t.Fatal("the question has no buttons")
-	}
+	m := f.postedQuestion(t)
 	// The answers follow the click, at its response_url: the question
 	// becomes "Running", then the outcome.
 	f.click(t, "U1", slack.ActionApprove, m[1])
@@ -155,12 +163,7 @@ func TestLateEventStillAsksTheStage(t *testing.T) {
 		t.Fatalf("late event: %d", resp.StatusCode)
 	}
 	f.waitPosts(t, 1)
-	f.api.mu.Lock()
-	m := questionID.FindStringSubmatch(f.api.posts[0].Get("blocks"))
-	f.api.mu.Unlock()
-	if m == nil {
-		t.Fatal("the late question has no buttons")
-	}
+	m := f.postedQuestion(t)
 	f.click(t, "U1", slack.ActionApprove, m[1])
 	if a := f.next(t); !strings.HasPrefix(a.Text, "Running promote demo") {
 		t.Errorf("after the late yes: %+v", a)

@@ -117,11 +117,12 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 	actor := s.Engine.Identify(engine.SourceSlack, user)
 	// What info would show, to whom policy lets run it.
 	var pipelines []HomePipeline
-	for i := range s.Engine.Config.Pipelines {
-		if !s.Engine.Allowed(engine.Context{Actor: actor}, "info") {
-			break
-		}
-		pc := &s.Engine.Config.Pipelines[i]
+	shown := s.Engine.Config.Pipelines
+	if !s.Engine.Allowed(engine.Context{Actor: actor}, "info") {
+		shown = nil
+	}
+	for i := range shown {
+		pc := &shown[i]
 		st, err := s.Engine.State(ctx, pc.Name)
 		if err != nil {
 			s.Log.Warn("App Home: reading a pipeline", "pipeline", pc.Name, "err", err)
