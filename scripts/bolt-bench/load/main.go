@@ -16,14 +16,18 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -101,6 +105,7 @@ func (o *options) check() error {
 // result is what one measured phase saw.
 type result struct {
 	acks, errors int
+	warmupAcks   int // acks of the warm-up before the measured phase
 	elapsed      time.Duration
 	p50, p99     time.Duration
 	firstErr     string
@@ -112,35 +117,34 @@ func (r result) String() string {
 	if r.elapsed > 0 {
 		rate = float64(r.acks) / r.elapsed.Seconds()
 	}
-	return fmt.Sprintf("acks/s=%.0f p50-ms=%.2f p99-ms=%.2f acks=%d errors=%d elapsed-s=%.2f",
-		rate, ms(r.p50), ms(r.p99), r.acks, r.errors, r.elapsed.Seconds())
+	return fmt.Sprintf("acks/s=%.0f p50-ms=%.2f p99-ms=%.2f acks=%d errors=%d elapsed-s=%.2f warmup-acks=%d",
+		rate, ms(r.p50), ms(r.p99), r.acks, r.errors, r.elapsed.Seconds(), r.warmupAcks)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // run sends the warm-up, then measures.
 func (o *options) run(ctx context.Context) (result, error) {
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConnsPerHost: o.clients,
-			MaxConnsPerHost:     o.clients,
-			DisableCompression:  true,
-		},
+	u, err := url.Parse(o.target)
+	if err != nil {
+		return result{}, err
 	}
 	var seq atomic.Int64 // numbers the commands, warm-up included, so each is distinct
+	var warm result
 	if o.warmup > 0 {
-		r := o.phase(ctx, client, &seq, o.warmup, 0)
-		if r.acks == 0 || r.errors >= o.maxErrors {
-			return r, fmt.Errorf("warm-up on %s: %d acks, %d errors; the first: %s", o.target, r.acks, r.errors, r.firstErr)
+		warm = o.phase(ctx, u, &seq, o.warmup, 0)
+		if warm.acks == 0 || warm.errors >= o.maxErrors {
+			return warm, fmt.Errorf("warm-up on %s: %d acks, %d errors; the first: %s", o.target, warm.acks, warm.errors, warm.firstErr)
 		}
 	}
-	return o.phase(ctx, client, &seq, o.duration, o.count), nil
+	r := o.phase(ctx, u, &seq, o.duration, o.count)
+	r.warmupAcks = warm.acks
+	return r, nil
 }
 
 // phase runs the clients for d, or until count requests have been sent when
 // count > 0, and gathers their latencies.
-func (o *options) phase(ctx context.Context, client *http.Client, seq *atomic.Int64, d time.Duration, count int) result {
+func (o *options) phase(ctx context.Context, target *url.URL, seq *atomic.Int64, d time.Duration, count int) result {
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
@@ -154,6 +158,8 @@ func (o *options) phase(ctx context.Context, client *http.Client, seq *atomic.In
 	end := start.Add(d)
 	for range o.clients {
 		wg.Go(func() {
+			c := &client{target: target}
+			defer c.close()
 			var mine []time.Duration
 			var bad int
 			var first string
@@ -168,7 +174,7 @@ func (o *options) phase(ctx context.Context, client *http.Client, seq *atomic.In
 				if failed.Load() >= int64(o.maxErrors) {
 					break
 				}
-				took, err := o.send(ctx, client, seq.Add(1))
+				took, err := o.send(ctx, c, seq.Add(1))
 				if err != nil {
 					bad++
 					failed.Add(1)
@@ -199,30 +205,107 @@ func (o *options) phase(ctx context.Context, client *http.Client, seq *atomic.In
 }
 
 // send posts command i and checks its ack.
-func (o *options) send(ctx context.Context, client *http.Client, i int64) (time.Duration, error) {
+func (o *options) send(ctx context.Context, c *client, i int64) (time.Duration, error) {
 	body := slashBody(i, o.user)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.target, strings.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	sign(req.Header, o.secret, time.Now(), body)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)")
+	ts, sig := signature(o.secret, time.Now(), body)
 	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	ack, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	status, ack, err := c.post(ctx, []string{
+		"Content-Type: application/x-www-form-urlencoded",
+		"User-Agent: Slackbot 1.0 (+https://api.slack.com/robots)",
+		"X-Slack-Request-Timestamp: " + ts,
+		"X-Slack-Signature: " + sig,
+	}, body)
 	took := time.Since(t0)
 	if err != nil {
 		return 0, err
 	}
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(ack), "Running") {
-		return 0, fmt.Errorf("%s: %.200q", resp.Status, ack)
+	if status != http.StatusOK || !bytes.Contains(ack, []byte("Running")) {
+		return 0, fmt.Errorf("%d %s: %.200q", status, http.StatusText(status), ack)
 	}
 	return took, nil
+}
+
+// A client is one keep-alive HTTP/1.1 connection with one request in flight,
+// as each of Slack's deliveries is. It writes each request with one write and
+// reads the response with net/http's own parser: a load generator that
+// shares the machine with the server it measures should take as little of it
+// as it can, and http.Client's transport spends two goroutines and several
+// hand-offs on every request.
+type client struct {
+	target *url.URL
+	conn   net.Conn
+	r      *bufio.Reader
+	w      *bufio.Writer
+}
+
+// post sends one POST with the given header lines and body, dialling first
+// if the connection is not open, and returns the status and body of the
+// response. A connection that failed or that the server closes is closed,
+// and the next post dials again.
+func (c *client) post(ctx context.Context, header []string, body string) (int, []byte, error) {
+	if c.conn == nil {
+		if err := c.dial(ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	status, ack, keep, err := c.roundTrip(header, body)
+	if err != nil || !keep {
+		c.close()
+	}
+	return status, ack, err
+}
+
+func (c *client) roundTrip(header []string, body string) (status int, ack []byte, keep bool, err error) {
+	if err := c.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return 0, nil, false, err
+	}
+	w := c.w
+	w.WriteString("POST " + c.target.RequestURI() + " HTTP/1.1\r\nHost: " + c.target.Host + "\r\n")
+	for _, h := range header {
+		w.WriteString(h + "\r\n")
+	}
+	w.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	w.WriteString(body)
+	if err := w.Flush(); err != nil {
+		return 0, nil, false, err
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	ack, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return 0, nil, false, err
+	}
+	return resp.StatusCode, ack, !resp.Close, nil
+}
+
+func (c *client) dial(ctx context.Context) error {
+	host := c.target.Host
+	if c.target.Port() == "" {
+		host = net.JoinHostPort(c.target.Hostname(), map[string]string{"http": "80", "https": "443"}[c.target.Scheme])
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	var conn net.Conn
+	var err error
+	if c.target.Scheme == "https" {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: c.target.Hostname()}}).DialContext(ctx, "tcp", host)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", host)
+	}
+	if err != nil {
+		return err
+	}
+	c.conn, c.r, c.w = conn, bufio.NewReader(conn), bufio.NewWriter(conn)
+	return nil
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
 }
 
 // slashBody is command i as Slack posts it: the fields of a slash-command
@@ -260,10 +343,17 @@ func slashBody(i int64, user string) string {
 // sign sets Slack's v0 signature headers on h: HMAC-SHA256 of "v0:ts:body"
 // with the signing secret, as adapters/slack.Sign does.
 func sign(h http.Header, secret string, at time.Time, body string) {
-	ts := strconv.FormatInt(at.Unix(), 10)
+	ts, sig := signature(secret, at, body)
+	h.Set("X-Slack-Request-Timestamp", ts)
+	h.Set("X-Slack-Signature", sig)
+}
+
+// signature is the values of Slack's two signature headers for body sent at
+// at: the timestamp, and "v0=" and the hex HMAC-SHA256 of "v0:ts:body".
+func signature(secret string, at time.Time, body string) (ts, sig string) {
+	ts = strconv.FormatInt(at.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte("v0:" + ts + ":"))
 	mac.Write([]byte(body))
-	h.Set("X-Slack-Request-Timestamp", ts)
-	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return ts, "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
