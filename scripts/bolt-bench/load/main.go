@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&o.user, "user", "U0BENCH1", "user_id of the person typing the command")
 	flag.IntVar(&o.maxErrors, "max-errors", 1000, "errors in a phase after which it stops and fails")
 	flag.Parse()
+	o.runID = mrand.Int64N(1e10)
 	if err := o.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		flag.Usage()
@@ -75,6 +77,7 @@ func main() {
 
 // options are the command line's settings.
 type options struct {
+	runID                       int64 // this run's number, random
 	target, secret, label, user string
 	clients, count, maxErrors   int
 	duration, warmup            time.Duration
@@ -206,7 +209,7 @@ func (o *options) phase(ctx context.Context, target *url.URL, seq *atomic.Int64,
 
 // send posts command i and checks its ack.
 func (o *options) send(ctx context.Context, c *client, i int64) (time.Duration, error) {
-	body := slashBody(i, o.user)
+	body := slashBody(o.runID, i, o.user)
 	ts, sig := signature(o.secret, time.Now(), body)
 	t0 := time.Now()
 	status, ack, err := c.post(ctx, []string{
@@ -308,11 +311,14 @@ func (c *client) close() {
 	}
 }
 
-// slashBody is command i as Slack posts it: the fields of a slash-command
-// request, in Slack's order, each command with its own trigger_id and
-// response_url.
-func slashBody(i int64, user string) string {
-	n := strconv.FormatInt(i, 10)
+// slashBody is command i of the load run run as Slack posts it: the fields of
+// a slash-command request, in Slack's order, each command with its own
+// trigger_id and response_url. The run's number keeps the commands of one
+// run apart from those of the runs before it against the same server, which
+// would otherwise be the same requests again: chatops would take them as
+// Slack's retries, and store nothing.
+func slashBody(run, i int64, user string) string {
+	n := strconv.FormatInt(i, 10) + "." + strconv.FormatInt(run, 10)
 	fields := [][2]string{
 		{"token", "gIkuvaNzQIHg97ATvDxqgjtO"}, // the deprecated verification token; neither server reads it
 		{"team_id", "T0BENCH01"},
@@ -326,7 +332,7 @@ func slashBody(i int64, user string) string {
 		{"api_app_id", "A0BENCH01"},
 		{"is_enterprise_install", "false"},
 		{"response_url", "https://hooks.slack.com/commands/T0BENCH01/" + n + "/bench" + n},
-		{"trigger_id", n + ".1234567890.bench" + n},
+		{"trigger_id", n + ".bench" + n},
 	}
 	var b strings.Builder
 	for k, f := range fields {

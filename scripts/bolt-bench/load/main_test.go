@@ -22,11 +22,11 @@ func TestSignSlackVector(t *testing.T) {
 }
 
 func TestSlashBody(t *testing.T) {
-	a, err := url.ParseQuery(slashBody(7, "U1"))
+	a, err := url.ParseQuery(slashBody(42, 7, "U1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := url.ParseQuery(slashBody(8, "U1"))
+	b, err := url.ParseQuery(slashBody(42, 8, "U1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +36,8 @@ func TestSlashBody(t *testing.T) {
 		{"user_id", "U1"},
 		{"command", "/h"},
 		{"text", "promote demo to staging"},
-		{"response_url", "https://hooks.slack.com/commands/T0BENCH01/7/bench7"},
-		{"trigger_id", "7.1234567890.bench7"},
+		{"response_url", "https://hooks.slack.com/commands/T0BENCH01/7.42/bench7.42"},
+		{"trigger_id", "7.42.bench7.42"},
 	} {
 		t.Run(tt.field, func(t *testing.T) {
 			if got := a.Get(tt.field); got != tt.want {
@@ -45,9 +45,17 @@ func TestSlashBody(t *testing.T) {
 			}
 		})
 	}
+	// Command 7 of another run is another command.
+	c, err := url.ParseQuery(slashBody(43, 7, "U1"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"response_url", "trigger_id"} {
 		if a.Get(f) == b.Get(f) {
 			t.Errorf("commands 7 and 8 share %s %q", f, a.Get(f))
+		}
+		if a.Get(f) == c.Get(f) {
+			t.Errorf("command 7 of two runs shares %s %q", f, a.Get(f))
 		}
 	}
 }
