@@ -319,7 +319,7 @@ func (e *Engine) Admission(ctx context.Context, c Context, line string) (Admitte
 	}
 	err = r.checkCommand()
 	if a := e.actions[cmd.Spec]; err == nil && a.staged && len(e.Config.Policy.Stages) > 0 {
-		if _, perr := a.run(r); ErrorCode(perr) == Denied {
+		if _, perr := a.run(r); perr != errPreviewed && ErrorCode(perr) == Denied {
 			err = perr
 		}
 		// Anything else (no such stage, nothing to promote) the job

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +61,22 @@ func (c *Conn) Notices(ctx context.Context) (*Notices, error) {
 	return &Notices{js: c.js, AckWait: noticesAckWait, known: map[string]bool{}, created: make(chan struct{}, 1)}, nil
 }
 
-var plainToken = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// plainToken reports whether s is 1 to 64 of A-Z, a-z, 0-9, - and _: a
+// NATS subject token and consumer name as it is. Every enqueue asks, so it
+// is a loop, not a regular expression.
+func plainToken(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // channelToken is a workspace or channel id as one subject token and part of
 // a consumer name: as it is when plain (Slack's ids are), else hashed.
@@ -70,7 +84,7 @@ func channelToken(s string) string {
 	if s == "" {
 		return "_"
 	}
-	if plainToken.MatchString(s) {
+	if plainToken(s) {
 		return s
 	}
 	h := sha256.Sum256([]byte(s))

@@ -77,7 +77,7 @@ func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
 // last token of the job's subject. The message is the job's only record
 // until a worker takes it: Jobs shows it as queued.
 func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) {
-	if !plainToken.MatchString(j.ID) {
+	if !plainToken(j.ID) {
 		return false, &engine.Error{Code: engine.Internal, Msg: fmt.Sprintf("job id %q: only letters, digits, - and _ can name a job", j.ID)}
 	}
 	data, err := json.Marshal(j)

@@ -646,7 +646,7 @@ func (j *Jobs) Get(ctx context.Context, id string) (*engine.Job, error) {
 // waiting returns the job id while it waits in the queue (nil when it is
 // not there), from its message, found by its subject.
 func (j *Jobs) waiting(ctx context.Context, id string) (*engine.QueuedJob, error) {
-	if !plainToken.MatchString(id) {
+	if !plainToken(id) {
 		return nil, nil
 	}
 	st, err := j.queue(ctx)
