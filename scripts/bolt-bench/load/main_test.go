@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -57,5 +62,52 @@ func TestSlashBody(t *testing.T) {
 		if a.Get(f) == c.Get(f) {
 			t.Errorf("command 7 of two runs shares %s %q", f, a.Get(f))
 		}
+	}
+}
+
+// TestClientKeepsAliveAndRedials: the client sends every request whole over
+// one connection, reads fixed-length and chunked answers alike, and dials
+// again when the server closes the connection.
+func TestClientKeepsAliveAndRedials(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		n++
+		k := n
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.Header.Get("X-Slack-Signature") == "" || string(body) != "a=b" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if k == 3 {
+			w.Header().Set("Connection", "close") // the next request needs a new connection
+		}
+		if k%2 == 0 {
+			w.(http.Flusher).Flush() // chunked
+		}
+		io.WriteString(w, "Running "+strconv.Itoa(k))
+	}))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL + "/slack/commands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{target: u}
+	defer c.close()
+	for k := 1; k <= 5; k++ {
+		status, ack, err := c.post(context.Background(), []string{"X-Slack-Signature: v0=x"}, "a=b")
+		if err != nil {
+			t.Fatalf("request %d: %v", k, err)
+		}
+		if want := "Running " + strconv.Itoa(k); status != http.StatusOK || string(ack) != want {
+			t.Fatalf("request %d: %d %q, want 200 %q", k, status, ack, want)
+		}
+	}
+	if len(conns) != 2 {
+		t.Errorf("%d connections for 5 requests with one close, want 2", len(conns))
 	}
 }
