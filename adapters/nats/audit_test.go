@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/engine"
@@ -170,5 +171,42 @@ func TestJobsList(t *testing.T) {
 	}
 	if jobs, err := c.Jobs.List(ctx, 1000); err != nil || len(jobs) != 300 {
 		t.Fatalf("listed %d jobs, %v; want all 300", len(jobs), err)
+	}
+}
+
+// TestAuditAppendRepeats: a job's record written again (the same job, event
+// and decision) is dropped; a refusal and a run of the same job id, or two
+// events of one job, are all kept.
+func TestAuditAppendRepeats(t *testing.T) {
+	ctx := context.Background()
+	c, err := nats.Open(ctx, nats.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	at := time.Now()
+	rec := func(decision, event string) *engine.AuditRecord {
+		return &engine.AuditRecord{At: at, JobID: "s1", Actor: "alice", Source: "slack", Command: "lock demo", Pipeline: "demo", Decision: decision, Outcome: "ok", Event: event}
+	}
+	for _, r := range []*engine.AuditRecord{
+		rec("denied", ""), rec("denied", ""), // the same refusal twice: one kept
+		rec("allowed", ""), rec("allowed", ""), // the run, twice: one kept
+		rec("allowed", "undelivered"),
+		rec("invalid", ""),
+	} {
+		if err := c.Audit.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Audit.Read(ctx, engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range got {
+		kinds = append(kinds, r.Decision+"/"+r.Event)
+	}
+	if want := []string{"denied/", "allowed/", "allowed/undelivered", "invalid/"}; !slices.Equal(kinds, want) {
+		t.Errorf("records %q, want %q", kinds, want)
 	}
 }

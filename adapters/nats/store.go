@@ -150,7 +150,10 @@ func subject(pipeline string) string {
 }
 
 // Append implements engine.AuditLog. A record of a job is published with the
-// job id and the event as its message id, so a repeat is dropped.
+// job id, the event and, for a refusal, the decision as its message id, so
+// a repeat is dropped: a command refused again when its request came twice,
+// a job's run recorded again after its worker died. A refusal and a run of
+// the same job id are both kept.
 func (a *Audit) Append(ctx context.Context, r *engine.AuditRecord) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -158,7 +161,11 @@ func (a *Audit) Append(ctx context.Context, r *engine.AuditRecord) error {
 	}
 	var opts []jetstream.PublishOpt
 	if r.JobID != "" {
-		opts = append(opts, jetstream.WithMsgID(r.JobID+"/"+strings.TrimSuffix("command/"+r.Event, "/")))
+		kind := "command"
+		if r.Decision != "" && r.Decision != "allowed" {
+			kind = r.Decision
+		}
+		opts = append(opts, jetstream.WithMsgID(r.JobID+"/"+strings.TrimSuffix(kind+"/"+r.Event, "/")))
 	}
 	if _, err := a.js.Publish(ctx, subject(r.Pipeline), data, opts...); err != nil {
 		return unavailable(fmt.Errorf("writing the audit stream: %w", err))

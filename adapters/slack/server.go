@@ -332,6 +332,10 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	if text == "" {
 		text = "help"
 	}
+	// A doubled or retried request has the same body, so the same job id:
+	// the queue drops the second job, and the audit the second refusal.
+	sum := sha256.Sum256(body)
+	c.JobID = "s" + hex.EncodeToString(sum[:12])
 	admitted, err := s.Engine.Admission(r.Context(), c, text)
 	if err != nil {
 		s.ack(w, form.Get("response_url"), RenderError(err, text))
@@ -342,11 +346,8 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 		s.help(w, r, c, cmd, slash, form.Get("response_url"))
 		return
 	}
-	// A doubled or retried request has the same body, so the same job id, and
-	// the queue drops the second.
-	sum := sha256.Sum256(body)
 	job := &engine.QueuedJob{
-		ID: "s" + hex.EncodeToString(sum[:12]), Command: cmd.Canonical(), Actor: c.Actor, Channel: channel,
+		ID: c.JobID, Command: cmd.Canonical(), Actor: c.Actor, Channel: channel,
 		Enqueued: time.Now(), Reply: map[string]string{"response_url": form.Get("response_url"), "team": form.Get("team_id"), "user": user},
 	}
 	dup, err := s.enqueue(r.Context(), job)

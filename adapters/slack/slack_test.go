@@ -435,3 +435,34 @@ func golden(t *testing.T, path string, got []byte, rerun string) {
 		t.Errorf("Block Kit differs from %s (run %s and review the diff)", path, rerun)
 	}
 }
+
+// TestSlashRefusalAuditedOnce: a slash command delivered twice (the same
+// body: a doubled delivery, a proxy's retry) that policy or the grammar
+// refuses is audited once, as its job would be run once.
+func TestSlashRefusalAuditedOnce(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct{ user, text, decision string }{
+		{"U2", "lock demo", "denied"},
+		{"U1", "promte demo", "invalid"},
+	} {
+		body := f.form(tt.user, tt.text)
+		for range 2 {
+			if resp, ack := f.signedPost(t, body); resp.StatusCode != 200 || !strings.Contains(ack, `"response_type":"ephemeral"`) {
+				t.Fatalf("%q: %d %s", tt.text, resp.StatusCode, ack)
+			}
+		}
+		recs, err := f.engine.Audit.Read(context.Background(), engine.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range recs {
+			if r.Decision == tt.decision {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%q sent twice: %d audit records, want 1: %+v", tt.text, n, recs)
+		}
+	}
+}
