@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chatops/chatops/engine"
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,4 +57,46 @@ func (s *Secrets) Delete(ctx context.Context, name string) error {
 		return unavailable(fmt.Errorf("deleting secret %s: %w", name, err))
 	}
 	return nil
+}
+
+// Watch calls changed with the name of each secret under prefix that any
+// process puts or deletes from now on, until ctx ends; it returns nil then.
+// While NATS cannot be reached it tries again every second, and after such
+// a gap it calls changed with "": anything may have changed meanwhile.
+func (s *Secrets) Watch(ctx context.Context, prefix string, changed func(name string)) error {
+	gap := false
+	for ctx.Err() == nil {
+		w, err := s.kv.Watch(ctx, prefix+">", jetstream.UpdatesOnly())
+		if err == nil {
+			if gap {
+				changed("")
+			}
+			watch(ctx, w, changed)
+		}
+		gap = true
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// watch passes on w's updates until ctx ends or w closes (its connection
+// did), and stops w.
+func watch(ctx context.Context, w jetstream.KeyWatcher, changed func(name string)) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil {
+				changed(e.Key())
+			}
+		}
+	}
 }

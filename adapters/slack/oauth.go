@@ -87,8 +87,67 @@ type OAuth struct {
 	HTTP                 *retryablehttp.Client
 	Now                  func() time.Time
 
-	mu      sync.Mutex
-	clients map[string]*slack.Client
+	// shared are the clients of this OAuth and of its WithHTTP copies, so
+	// that forgetting a workspace forgets it in all of them.
+	shared     *oauthClients
+	sharedOnce sync.Once
+}
+
+// oauthClients caches each workspace's Web API client, per HTTP client.
+type oauthClients struct {
+	mu     sync.Mutex
+	byHTTP map[*retryablehttp.Client]map[string]*slack.Client
+	// forgotten counts the forgets, so that a client made from an
+	// installation read before one is not cached after it.
+	forgotten uint64
+}
+
+func (o *OAuth) clients() *oauthClients {
+	o.sharedOnce.Do(func() {
+		if o.shared == nil {
+			o.shared = &oauthClients{byHTTP: map[*retryablehttp.Client]map[string]*slack.Client{}}
+		}
+	})
+	return o.shared
+}
+
+// forget drops the cached clients of team in this OAuth and its copies;
+// every workspace's when team is empty.
+func (o *OAuth) forget(team string) {
+	c := o.clients()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgotten++
+	for _, teams := range c.byHTTP {
+		if team == "" {
+			clear(teams)
+		} else {
+			delete(teams, team)
+		}
+	}
+}
+
+// Watch forgets a workspace's clients as soon as any process installs chatops
+// there again or uninstalls it, until ctx ends. Without it, another gateway
+// or worker would go on using the token it read first: revoked, or replaced
+// by the new installation's. Watch returns nil at once when Secrets cannot
+// tell of changes.
+func (o *OAuth) Watch(ctx context.Context) error {
+	w, ok := o.Secrets.(interface {
+		Watch(ctx context.Context, prefix string, changed func(name string)) error
+	})
+	if !ok {
+		return nil
+	}
+	return w.Watch(ctx, secretName(""), func(name string) {
+		if name == "" {
+			o.forget("")
+			return
+		}
+		if team, ok := strings.CutPrefix(name, secretName("")); ok && team != "" {
+			o.forget(team)
+		}
+	})
 }
 
 func secretName(team string) string { return "slack.team." + team }
@@ -97,7 +156,8 @@ func secretName(team string) string { return "slack.team." + team }
 // client, with clients of their own.
 func (o *OAuth) WithHTTP(c *retryablehttp.Client) *OAuth {
 	return &OAuth{ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL, Scopes: o.Scopes,
-		Cipher: o.Cipher, Secrets: o.Secrets, States: o.States, APIURL: o.APIURL, AuthorizeURL: o.AuthorizeURL, HTTP: c, Now: o.Now}
+		Cipher: o.Cipher, Secrets: o.Secrets, States: o.States, APIURL: o.APIURL, AuthorizeURL: o.AuthorizeURL, HTTP: c, Now: o.Now,
+		shared: o.clients()}
 }
 
 // install redirects to Slack's authorize page with a fresh state.
@@ -152,9 +212,7 @@ func (o *OAuth) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot store the installation right now; try again", http.StatusServiceUnavailable)
 		return
 	}
-	o.mu.Lock()
-	delete(o.clients, inst.Team)
-	o.mu.Unlock()
+	o.forget(inst.Team)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, "<!doctype html><title>chatops installed</title><p>chatops is installed in %s. Try <code>/h help</code>.</p>", html.EscapeString(inst.TeamName))
 }
@@ -182,17 +240,17 @@ func (o *OAuth) Uninstall(ctx context.Context, team string) error {
 	if err := o.Secrets.Delete(ctx, secretName(team)); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	delete(o.clients, team)
-	o.mu.Unlock()
+	o.forget(team)
 	return nil
 }
 
 // Client returns a Web API client with the workspace's bot token.
 func (o *OAuth) Client(ctx context.Context, team string) (*slack.Client, error) {
-	o.mu.Lock()
-	c, ok := o.clients[team]
-	o.mu.Unlock()
+	cache := o.clients()
+	cache.mu.Lock()
+	c, ok := cache.byHTTP[o.HTTP][team]
+	forgotten := cache.forgotten
+	cache.mu.Unlock()
 	if ok {
 		return c, nil
 	}
@@ -201,11 +259,14 @@ func (o *OAuth) Client(ctx context.Context, team string) (*slack.Client, error) 
 		return nil, err
 	}
 	c = NewAPI(inst.BotToken, o.APIURL, o.HTTP)
-	o.mu.Lock()
-	if o.clients == nil {
-		o.clients = map[string]*slack.Client{}
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if cache.forgotten != forgotten {
+		return c, nil // read before a forget: used once, not kept
 	}
-	o.clients[team] = c
-	o.mu.Unlock()
+	if cache.byHTTP[o.HTTP] == nil {
+		cache.byHTTP[o.HTTP] = map[string]*slack.Client{}
+	}
+	cache.byHTTP[o.HTTP][team] = c
 	return c, nil
 }

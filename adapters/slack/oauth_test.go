@@ -143,3 +143,93 @@ func TestOAuthInstall(t *testing.T) {
 		t.Errorf("audit: %+v %v", recs, err)
 	}
 }
+
+// TestOAuthClientsFollowInstalls: a workspace installed again, or
+// uninstalled, by one process is no longer reached with the old token by
+// another (each has its own OAuth, on the same secrets), nor by a WithHTTP
+// copy in the same process.
+func TestOAuthClientsFollowInstalls(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, conn := newEngine(t, testConfig)
+	secrets, err := conn.Secrets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := make(chan string, 16)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" { // slack-go may send it in the form instead
+			_ = r.ParseForm()
+			token = r.PostForm.Get("token")
+		}
+		tokens <- token
+		io.WriteString(w, `{"ok":true,"url":"https://x.slack.com/","team":"x","user":"bot","team_id":"T5","user_id":"UB5"}`)
+	}))
+	defer api.Close()
+	cipher, err := slack.NewCipher("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := func(token string) {
+		t.Helper()
+		plain := fmt.Sprintf(`{"team":"T5","team_name":"Five","bot_user_id":"UB5","bot_token":%q}`, token)
+		if err := secrets.Put(ctx, "slack.team.T5", cipher.Seal("slack.team.T5", []byte(plain))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install("xoxb-first")
+	newOAuth := func() *slack.OAuth {
+		return &slack.OAuth{Cipher: cipher, Secrets: secrets, APIURL: api.URL, HTTP: slack.NewHTTPClient(nil), Now: time.Now}
+	}
+	this, other := newOAuth(), newOAuth() // two processes
+	copied := this.WithHTTP(slack.NewHTTPClient(nil))
+	go func() { _ = other.Watch(ctx) }()
+	// The token a client of o reaches Slack with, once a change had time
+	// to arrive.
+	token := func(o *slack.OAuth, want string) string {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c, err := o.Client(ctx, "T5")
+			if err != nil {
+				return "error: " + engine.ErrorMessage(err)
+			}
+			if _, err := c.AuthTestContext(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := <-tokens
+			if got == want || time.Now().After(deadline) {
+				return got
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, o := range []*slack.OAuth{this, copied, other} {
+		if got := token(o, "xoxb-first"); got != "xoxb-first" {
+			t.Fatalf("before any change: %s", got)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the watch is up
+	install("xoxb-second")             // by a third process
+	if got := token(other, "xoxb-second"); got != "xoxb-second" {
+		t.Errorf("another process's watching OAuth after a new install: %s, want xoxb-second", got)
+	}
+	if err := this.Uninstall(ctx, "T5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copied.Client(ctx, "T5"); engine.ErrorCode(err) != engine.NotFound {
+		t.Errorf("a WithHTTP copy after Uninstall: %v, want no installation", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := other.Client(ctx, "T5")
+		if engine.ErrorCode(err) == engine.NotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("another process's watching OAuth after an uninstall: %v, want no installation", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

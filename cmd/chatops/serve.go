@@ -133,6 +133,13 @@ func (s *ServeCmd) Run(e *env) error {
 		srv.OAuth = &slackadapter.OAuth{ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			RedirectURL: strings.TrimRight(s.PublicURL, "/") + "/slack/oauth/callback",
 			Cipher:      cipher, Secrets: secrets, States: inter, APIURL: s.APIURL, HTTP: httpc, Now: time.Now}
+		// Another process's install or uninstall reaches this one's
+		// clients at once; it stops before the connection closes.
+		watchCtx, stopWatch := context.WithCancel(e.ctx)
+		var watching sync.WaitGroup
+		watching.Go(func() { _ = srv.OAuth.Watch(watchCtx) })
+		defer watching.Wait()
+		defer stopWatch()
 	}
 	if api == nil && srv.OAuth == nil {
 		log.Warn("no SLACK_BOT_TOKEN and no OAuth: mentions, direct messages, modals and thread progress are off")
