@@ -113,6 +113,9 @@ func TestCluster(t *testing.T) {
 	if _, err := c.Claims(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Homes(ctx); err != nil {
+		t.Fatal(err)
+	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)

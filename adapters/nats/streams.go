@@ -181,6 +181,10 @@ func newLayout(r Retention, replicas int, auto bool) *layout {
 		Bucket: LeasesBucket, Description: "chatops leases: which process runs each piece of periodic work", History: 1,
 	})
 	bucket(jetstream.KeyValueConfig{
+		Bucket: HomesBucket, Description: "chatops App Home tabs opened lately, refreshed when what they show changes", History: 1,
+		TTL: HomeWatched,
+	})
+	bucket(jetstream.KeyValueConfig{
 		Bucket: ClaimsBucket, Description: "chatops claims: whether each job was taken by a worker or refused by its gateway", History: 1,
 		TTL: ClaimTTL,
 	})

@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -108,44 +110,160 @@ func lastChange(j engine.Job) time.Time {
 	return time.Time{}
 }
 
-// publishHome publishes the Home tab of the person who opened it.
+// HomeViewers remembers whose Home tab to keep up to date: who opened it
+// lately, in which workspace.
+type HomeViewers interface {
+	// Opened records that user of team opened their Home tab at at.
+	Opened(ctx context.Context, team, user string, at time.Time) error
+	// Recent calls f with each Home tab opened lately.
+	Recent(ctx context.Context, f func(team, user string)) error
+}
+
+// homeData is what every Home tab is made of, read once for all of them.
+type homeData struct {
+	pipelines []HomePipeline
+	jobs      []engine.Job
+}
+
+func (s *Server) readHomeData(ctx context.Context) (*homeData, error) {
+	d := &homeData{}
+	for i := range s.Engine.Config.Pipelines {
+		pc := &s.Engine.Config.Pipelines[i]
+		st, err := s.Engine.State(ctx, pc.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading pipeline %s: %w", pc.Name, err)
+		}
+		d.pipelines = append(d.pipelines, HomePipeline{Config: pc, State: st})
+	}
+	if list, err := s.Engine.Jobs.List(ctx, 50); err == nil {
+		d.jobs = list
+	}
+	return d, nil
+}
+
+// homeView is user's Home tab: the pipelines if policy lets them run info,
+// and their last jobs.
+func (s *Server) homeView(d *homeData, user string) slack.HomeTabViewRequest {
+	actor := s.Engine.Identify(engine.SourceSlack, user)
+	var pipelines []HomePipeline
+	if s.Engine.Allowed(engine.Context{Actor: actor}, "info") {
+		pipelines = d.pipelines
+	}
+	var mine []engine.Job
+	for _, j := range d.jobs {
+		if j.Actor == actor.ID && len(mine) < homeJobs {
+			mine = append(mine, j)
+		}
+	}
+	return HomeView(pipelines, mine)
+}
+
+// publishHome publishes the Home tab of the person who opened it, and
+// remembers them in Homes, so that RefreshHomes keeps it up to date.
 func (s *Server) publishHome(ctx context.Context, team, user string) {
+	if s.Homes != nil {
+		now := time.Now
+		if s.Now != nil {
+			now = s.Now
+		}
+		if err := s.Homes.Opened(ctx, team, user, now()); err != nil {
+			s.Log.Warn("App Home: remembering an opened Home tab", "user", user, "err", err)
+		}
+	}
 	api := s.api(ctx, team)
 	if api == nil {
 		return
 	}
-	actor := s.Engine.Identify(engine.SourceSlack, user)
-	// What info would show, to whom policy lets run it.
-	var pipelines []HomePipeline
-	shown := s.Engine.Config.Pipelines
-	if !s.Engine.Allowed(engine.Context{Actor: actor}, "info") {
-		shown = nil
+	d, err := s.readHomeData(ctx)
+	if err != nil {
+		s.Log.Warn("App Home", "err", err)
+		return
 	}
-	for i := range shown {
-		pc := &shown[i]
-		st, err := s.Engine.State(ctx, pc.Name)
-		if err != nil {
-			s.Log.Warn("App Home: reading a pipeline", "pipeline", pc.Name, "err", err)
-			return
-		}
-		pipelines = append(pipelines, HomePipeline{Config: pc, State: st})
+	// Remembered before it goes, so that a refresh running meanwhile does
+	// not publish it again; forgotten if it did not go.
+	view := s.homeView(d, user)
+	s.homeSent(team, user, &view)
+	if !s.publishView(ctx, api, user, view) {
+		s.homeSent(team, user, nil)
 	}
-	var mine []engine.Job
-	if list, err := s.Engine.Jobs.List(ctx, 50); err == nil {
-		for _, j := range list {
-			if j.Actor == actor.ID && len(mine) < homeJobs {
-				mine = append(mine, j)
-			}
-		}
-	}
-	view := HomeView(pipelines, mine)
+}
+
+// publishView publishes view as user's Home tab, within Slack's limits.
+func (s *Server) publishView(ctx context.Context, api *slack.Client, user string, view slack.HomeTabViewRequest) bool {
 	if err := CheckView(view); err != nil {
 		s.Log.Error("App Home: the view breaks Slack's limits", "err", err)
-		return
+		return false
 	}
 	if _, err := api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view}); err != nil {
 		s.Log.Warn("App Home: views.publish", "user", user, "err", err)
+		return false
 	}
+	return true
+}
+
+// homeSum is what homeSent keeps of a view.
+func homeSum(view slack.HomeTabViewRequest) [32]byte {
+	b, _ := json.Marshal(view)
+	return sha256.Sum256(b)
+}
+
+// homeSent remembers view as the one this process last published as
+// user's Home tab; nil forgets it.
+func (s *Server) homeSent(team, user string, view *slack.HomeTabViewRequest) {
+	s.homesMu.Lock()
+	defer s.homesMu.Unlock()
+	if view == nil {
+		delete(s.homes, team+"/"+user)
+		return
+	}
+	if s.homes == nil {
+		s.homes = map[string][32]byte{}
+	}
+	s.homes[team+"/"+user] = homeSum(*view)
+}
+
+// homeUnchanged reports whether view is what this process last published
+// as user's Home tab.
+func (s *Server) homeUnchanged(team, user string, view slack.HomeTabViewRequest) bool {
+	sum := homeSum(view)
+	s.homesMu.Lock()
+	defer s.homesMu.Unlock()
+	return s.homes[team+"/"+user] == sum
+}
+
+// RefreshHomes publishes again each Home tab opened lately (Homes) whose
+// content changed since this process last published it: a release, a
+// lock, a job of theirs. The one process doing periodic work calls it, so
+// after it takes that work over it publishes each Home tab once. It returns
+// how many it published.
+func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
+	if s.Homes == nil {
+		return 0, nil
+	}
+	type viewer struct{ team, user string }
+	var viewers []viewer
+	if err := s.Homes.Recent(ctx, func(team, user string) { viewers = append(viewers, viewer{team, user}) }); err != nil {
+		return 0, err
+	}
+	if len(viewers) == 0 {
+		return 0, nil
+	}
+	d, err := s.readHomeData(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range viewers {
+		view := s.homeView(d, v.user)
+		if ctx.Err() != nil || s.homeUnchanged(v.team, v.user, view) {
+			continue
+		}
+		if api := s.api(ctx, v.team); api != nil && s.publishView(ctx, api, v.user, view) {
+			s.homeSent(v.team, v.user, &view)
+			n++
+		}
+	}
+	return n, ctx.Err()
 }
 
 // openRunModal opens the run modal on trigger for a person who came from

@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	natsadapter "github.com/chatops/chatops/adapters/nats"
 	"github.com/chatops/chatops/adapters/slack"
 	"github.com/chatops/chatops/engine"
 	goslack "github.com/slack-go/slack"
@@ -134,5 +136,52 @@ func TestAppHomeFollowsPolicy(t *testing.T) {
 	raw := waitPublished(t, f.api, 1)[0].Get("view")
 	if strings.Contains(raw, "*demo*") || !strings.Contains(raw, "None you may see here") {
 		t.Errorf("Home of someone who may not run info: %s", raw)
+	}
+}
+
+// TestAppHomeRefresh: a Home tab opened lately is published again by
+// RefreshHomes once what it shows changed (here a promotion by someone
+// else), and not while nothing changed. A process that takes the periodic
+// work over (a Server of its own, on the same store) publishes each such
+// tab once, then only changes.
+func TestAppHomeRefresh(t *testing.T) {
+	ctx := context.Background()
+	var homes *natsadapter.Homes
+	f := newFixtureWith(t, testConfig, func(s *slack.Server, c *natsadapter.Conn) {
+		var err error
+		if homes, err = c.Homes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.Homes = homes
+	})
+	if resp, _ := f.event(t, eventBody("EvHome1", time.Now(), `{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home"}`)); resp.StatusCode != 200 {
+		t.Fatalf("app_home_opened: %d", resp.StatusCode)
+	}
+	waitPublished(t, f.api, 1)
+	if n, err := f.server.RefreshHomes(ctx); n != 0 || err != nil {
+		t.Errorf("refresh with nothing changed: %d published, %v", n, err)
+	}
+	if resp, ack := f.signedPost(t, f.form("U1", "promote demo")); resp.StatusCode != 200 || !strings.Contains(ack, "Running") {
+		t.Fatalf("ack %d %s", resp.StatusCode, ack)
+	}
+	f.next(t)
+	if n, err := f.server.RefreshHomes(ctx); n != 1 || err != nil {
+		t.Fatalf("refresh after a promotion: %d published, %v", n, err)
+	}
+	published := waitPublished(t, f.api, 2)
+	if got := published[1].Get("user_id"); got != "U1" || !strings.Contains(published[1].Get("view"), "`promote demo` · done") {
+		t.Errorf("refreshed Home of %s: %s", got, published[1].Get("view"))
+	}
+	if n, err := f.server.RefreshHomes(ctx); n != 0 || err != nil {
+		t.Errorf("a second refresh: %d published, %v", n, err)
+	}
+
+	// Another process takes the periodic work over.
+	other := &slack.Server{Engine: f.engine, Homes: homes, Workspaces: f.server.Workspaces}
+	if n, err := other.RefreshHomes(ctx); n != 1 || err != nil {
+		t.Errorf("the next holder's first refresh: %d published, %v", n, err)
+	}
+	if n, err := other.RefreshHomes(ctx); n != 0 || err != nil {
+		t.Errorf("the next holder's second refresh: %d published, %v", n, err)
 	}
 }

@@ -32,8 +32,11 @@ const DefaultMaxBody = 64 << 10
 // Server is the Slack gateway: it verifies, parses, checks policy and enqueues.
 // It never runs a command itself, so it acks well inside Slack's 3 seconds.
 type Server struct {
-	Engine   *engine.Engine
-	Queue    engine.Queue
+	Engine *engine.Engine
+	Queue  engine.Queue
+	// Homes remembers who opened their App Home tab, for RefreshHomes;
+	// Home tabs are published only when opened when nil.
+	Homes    HomeViewers
 	Verifier Verifier
 	Log      *slog.Logger
 	// MaxBody bounds request bodies; DefaultMaxBody when zero.
@@ -69,6 +72,10 @@ type Server struct {
 	// background holds the answers still being posted after their request
 	// returned.
 	background sync.WaitGroup
+	// homes holds a sum of each Home tab this process published last, by
+	// workspace and person, so that RefreshHomes publishes only changes.
+	homesMu sync.Mutex
+	homes   map[string][32]byte
 }
 
 // uncertainError is an enqueue that failed and whose refusal could not be

@@ -207,6 +207,13 @@ func newFixture(t testing.TB) *fixture {
 
 func newFixtureConfig(t testing.TB, config string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, config, nil)
+}
+
+// newFixtureWith is newFixtureConfig with setup called on the server and
+// its NATS connection before the server starts.
+func newFixtureWith(t testing.TB, config string, setup func(*slack.Server, *natsadapter.Conn)) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e, conn := newEngine(t, config)
@@ -239,6 +246,9 @@ func newFixtureConfig(t testing.TB, config string) *fixture {
 	responder := &slack.Responder{ResponseHosts: []string{host}}
 	s := &slack.Server{Engine: e, Queue: q, Verifier: slack.Verifier{Secret: secret}, MaxBody: 8 << 10, BotUserID: "UBOT",
 		Interactions: inter, Respond: responder.Respond, Workspaces: w.Workspaces}
+	if setup != nil {
+		setup(s, conn)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	var running sync.WaitGroup

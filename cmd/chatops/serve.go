@@ -39,7 +39,7 @@ type ServeCmd struct {
 	MaxEventAge     time.Duration `name:"max-event-age" help:"Ask before running a command that an Events API delivery brings later than this after it was typed (Slack retries an event about 1 and 5 minutes later)." default:"30s" env:"CHATOPS_MAX_EVENT_AGE"`
 	Workers         int           `help:"Workers running jobs in this process (0: a gateway only); a gateway runs none." default:"4" env:"CHATOPS_WORKERS"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"On SIGTERM or SIGINT, how long requests and running jobs may finish before unfinished jobs are handed back." default:"30s" env:"CHATOPS_SHUTDOWN_TIMEOUT"`
-	LeaseTTL        time.Duration `name:"lease-ttl" help:"How long periodic work (expiring unanswered questions) waits before another process takes it over from one that died; the same for every process." default:"10s" env:"CHATOPS_LEASE_TTL"`
+	LeaseTTL        time.Duration `name:"lease-ttl" help:"How long periodic work (expiring unanswered questions, refreshing App Home tabs) waits before another process takes it over from one that died; the same for every process." default:"10s" env:"CHATOPS_LEASE_TTL"`
 	JobAckWait      time.Duration `name:"job-ack-wait" help:"How long a job, or an answer, whose process died waits before another process takes it." default:"10s" env:"CHATOPS_JOB_ACK_WAIT"`
 }
 
@@ -143,6 +143,8 @@ func (s *ServeCmd) Run(e *env) error {
 	}
 	if api == nil && srv.OAuth == nil {
 		log.Warn("no SLACK_BOT_TOKEN and no OAuth: mentions, direct messages, modals and thread progress are off")
+	} else if srv.Homes, err = conn.Homes(e.ctx); err != nil {
+		return err
 	}
 	outbox, err := conn.Outbox(e.ctx)
 	if err != nil {
@@ -229,7 +231,7 @@ func (s *ServeCmd) Run(e *env) error {
 			return err
 		}
 		deliveries.Go(func() {
-			leases.Run(deliveryCtx, "periodic", worker.Name, periodic(eng, inter, responder, log), func(held bool) {
+			leases.Run(deliveryCtx, "periodic", worker.Name, periodic(eng, inter, responder, srv.RefreshHomes, log), func(held bool) {
 				log.Info("periodic work", "held", held, "process", worker.Name)
 			})
 		})
@@ -394,8 +396,9 @@ const periodicEvery = 5 * time.Second
 
 // periodic is the work one process at a time does: questions nobody answered
 // in time are taken, audited as expired, and replaced in Slack by a line
-// saying the command did not run.
-func periodic(eng *engine.Engine, inter engine.QuestionList, responder *slackadapter.Responder, log *slog.Logger) func(context.Context) {
+// saying the command did not run; App Home tabs opened lately whose content
+// changed are published again.
+func periodic(eng *engine.Engine, inter engine.QuestionList, responder *slackadapter.Responder, refreshHomes func(context.Context) (int, error), log *slog.Logger) func(context.Context) {
 	return func(ctx context.Context) {
 		tick := time.NewTicker(periodicEvery)
 		defer tick.Stop()
@@ -411,6 +414,11 @@ func periodic(eng *engine.Engine, inter engine.QuestionList, responder *slackada
 				log.Warn("expiring questions", "err", err)
 			} else if n > 0 {
 				log.Info("questions expired", "count", n)
+			}
+			if n, err := refreshHomes(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("refreshing App Home tabs", "err", err)
+			} else if n > 0 {
+				log.Debug("App Home tabs refreshed", "count", n)
 			}
 			select {
 			case <-ctx.Done():
