@@ -40,32 +40,76 @@ type homeViewer struct {
 	Team   string    `json:"team"`
 	User   string    `json:"user"`
 	Opened time.Time `json:"opened"`
+	// Shown is what the tab shows, as the adapter sums it.
+	Shown string `json:"shown,omitempty"`
 }
 
-// Opened records that user of team opened their Home tab at at. A team or
-// user id that is not plain (Slack's are) is not kept.
-func (h *Homes) Opened(ctx context.Context, team, user string, at time.Time) error {
+func homeKey(team, user string) (string, bool) {
 	if !plainToken(user) || (team != "" && !plainToken(team)) {
+		return "", false
+	}
+	return channelToken(team) + "." + user, true
+}
+
+// Opened records that user of team opened their Home tab at at, and was
+// shown shown. A team or user id that is not plain (Slack's are) is not
+// kept.
+func (h *Homes) Opened(ctx context.Context, team, user string, at time.Time, shown string) error {
+	key, ok := homeKey(team, user)
+	if !ok {
 		return nil
 	}
-	data, _ := json.Marshal(homeViewer{Team: team, User: user, Opened: at})
-	if _, err := h.kv.Put(ctx, channelToken(team)+"."+user, data); err != nil {
+	data, _ := json.Marshal(homeViewer{Team: team, User: user, Opened: at, Shown: shown})
+	if _, err := h.kv.Put(ctx, key, data); err != nil {
 		return unavailable(fmt.Errorf("recording an opened Home tab: %w", err))
 	}
 	return nil
 }
 
-// Recent calls f with the workspace and person of each Home tab opened in
-// the last HomeWatched (the bucket ages the others out), at most maxHomes.
-func (h *Homes) Recent(ctx context.Context, f func(team, user string)) error {
+// Shown records that the Home tab of user of team, opened at opened, now
+// shows shown. A tab opened again meanwhile is left as it is.
+func (h *Homes) Shown(ctx context.Context, team, user string, opened time.Time, shown string) error {
+	key, ok := homeKey(team, user)
+	if !ok {
+		return nil
+	}
+	e, err := h.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return unavailable(fmt.Errorf("reading an opened Home tab: %w", err))
+	}
+	var v homeViewer
+	if json.Unmarshal(e.Value(), &v) != nil || !v.Opened.Equal(opened) {
+		return nil
+	}
+	v.Shown = shown
+	data, _ := json.Marshal(v)
+	if _, err := h.kv.Update(ctx, key, data, e.Revision()); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return unavailable(fmt.Errorf("recording a refreshed Home tab: %w", err))
+	}
+	return nil
+}
+
+// Recent calls f with each Home tab opened in the last HomeWatched, at most
+// maxHomes: its workspace, person, when it was opened and what it shows.
+func (h *Homes) Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) error {
+	st, err := h.kv.Status(ctx)
+	if err != nil {
+		return unavailable(fmt.Errorf("opened Home tabs: %w", err))
+	}
+	if st.Values() == 0 {
+		return nil
+	}
 	keys, err := h.kv.ListKeys(ctx)
 	if err != nil {
 		return unavailable(fmt.Errorf("listing opened Home tabs: %w", err))
 	}
+	defer func() { _ = keys.Stop() }()
 	n := 0
 	for key := range keys.Keys() {
 		if n == maxHomes {
-			_ = keys.Stop()
 			break
 		}
 		e, err := h.kv.Get(ctx, key)
@@ -73,15 +117,16 @@ func (h *Homes) Recent(ctx context.Context, f func(team, user string)) error {
 			continue // aged out meanwhile
 		}
 		if err != nil {
-			_ = keys.Stop()
 			return unavailable(fmt.Errorf("reading an opened Home tab: %w", err))
 		}
 		var v homeViewer
-		if json.Unmarshal(e.Value(), &v) != nil || v.User == "" {
+		// Refreshes rewrite the entry, so its age in the bucket is not
+		// the tab's.
+		if json.Unmarshal(e.Value(), &v) != nil || v.User == "" || now.Sub(v.Opened) > HomeWatched {
 			continue
 		}
 		n++
-		f(v.Team, v.User)
+		f(v.Team, v.User, v.Opened, v.Shown)
 	}
 	return nil
 }

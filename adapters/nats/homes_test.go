@@ -22,16 +22,34 @@ func TestHomes(t *testing.T) {
 	}
 	now := time.Now()
 	for _, v := range [][2]string{{"T1", "U1"}, {"T1", "U1"}, {"T1", "U2"}, {"T2", "U1"}, {"", "U3"}, {"T1", "U.*"}, {"T>", "U4"}} {
-		if err := h.Opened(ctx, v[0], v[1], now); err != nil {
+		if err := h.Opened(ctx, v[0], v[1], now, "a"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var got []string
-	if err := h.Recent(ctx, func(team, user string) { got = append(got, team+"/"+user) }); err != nil {
+	// T1/U2's tab shows something new; T2/U1 opened it again before
+	// the refresh of the older opening was recorded, which then is not.
+	if err := h.Shown(ctx, "T1", "U2", now, "b"); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(got)
-	if want := []string{"/U3", "T1/U1", "T1/U2", "T2/U1"}; !slices.Equal(got, want) {
+	if err := h.Opened(ctx, "T2", "U1", now.Add(time.Second), "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Shown(ctx, "T2", "U1", now, "stale"); err != nil {
+		t.Fatal(err)
+	}
+	recent := func(at time.Time) []string {
+		var got []string
+		if err := h.Recent(ctx, at, func(team, user string, _ time.Time, shown string) { got = append(got, team+"/"+user+"="+shown) }); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	if got, want := recent(now), []string{"/U3=a", "T1/U1=a", "T1/U2=b", "T2/U1=c"}; !slices.Equal(got, want) {
 		t.Errorf("recent Home tabs %q, want %q", got, want)
+	}
+	// An hour on, only the tab opened a second later is still watched.
+	if got, want := recent(now.Add(HomeWatched+time.Millisecond)), []string{"T2/U1=c"}; !slices.Equal(got, want) {
+		t.Errorf("Home tabs an hour on %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -110,13 +111,16 @@ func lastChange(j engine.Job) time.Time {
 	return time.Time{}
 }
 
-// HomeViewers remembers whose Home tab to keep up to date: who opened it
-// lately, in which workspace.
+// HomeViewers remembers whose Home tab to keep up to date (who opened it
+// lately, in which workspace) and what it shows, as a sum of its view.
 type HomeViewers interface {
-	// Opened records that user of team opened their Home tab at at.
-	Opened(ctx context.Context, team, user string, at time.Time) error
-	// Recent calls f with each Home tab opened lately.
-	Recent(ctx context.Context, f func(team, user string)) error
+	// Opened records that user of team opened their Home tab at at, and
+	// was shown shown.
+	Opened(ctx context.Context, team, user string, at time.Time, shown string) error
+	// Shown records that the tab opened at opened now shows shown.
+	Shown(ctx context.Context, team, user string, opened time.Time, shown string) error
+	// Recent calls f with each Home tab opened lately, as of now.
+	Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) error
 }
 
 // homeData is what every Home tab is made of, read once for all of them.
@@ -159,17 +163,8 @@ func (s *Server) homeView(d *homeData, user string) slack.HomeTabViewRequest {
 }
 
 // publishHome publishes the Home tab of the person who opened it, and
-// remembers them in Homes, so that RefreshHomes keeps it up to date.
+// remembers it in Homes, so that RefreshHomes keeps it up to date.
 func (s *Server) publishHome(ctx context.Context, team, user string) {
-	if s.Homes != nil {
-		now := time.Now
-		if s.Now != nil {
-			now = s.Now
-		}
-		if err := s.Homes.Opened(ctx, team, user, now()); err != nil {
-			s.Log.Warn("App Home: remembering an opened Home tab", "user", user, "err", err)
-		}
-	}
 	api := s.api(ctx, team)
 	if api == nil {
 		return
@@ -179,12 +174,19 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 		s.Log.Warn("App Home", "err", err)
 		return
 	}
-	// Remembered before it goes, so that a refresh running meanwhile does
-	// not publish it again; forgotten if it did not go.
 	view := s.homeView(d, user)
-	s.homeSent(team, user, &view)
-	if !s.publishView(ctx, api, user, view) {
-		s.homeSent(team, user, nil)
+	shown := ""
+	if s.publishView(ctx, api, user, view) {
+		shown = homeSum(view)
+	}
+	if s.Homes != nil {
+		now := time.Now
+		if s.Now != nil {
+			now = s.Now
+		}
+		if err := s.Homes.Opened(ctx, team, user, now(), shown); err != nil {
+			s.Log.Warn("App Home: remembering an opened Home tab", "user", user, "err", err)
+		}
 	}
 }
 
@@ -201,48 +203,33 @@ func (s *Server) publishView(ctx context.Context, api *slack.Client, user string
 	return true
 }
 
-// homeSum is what homeSent keeps of a view.
-func homeSum(view slack.HomeTabViewRequest) [32]byte {
+// homeSum is what Homes keeps of a view: enough to tell a change.
+func homeSum(view slack.HomeTabViewRequest) string {
 	b, _ := json.Marshal(view)
-	return sha256.Sum256(b)
-}
-
-// homeSent remembers view as the one this process last published as
-// user's Home tab; nil forgets it.
-func (s *Server) homeSent(team, user string, view *slack.HomeTabViewRequest) {
-	s.homesMu.Lock()
-	defer s.homesMu.Unlock()
-	if view == nil {
-		delete(s.homes, team+"/"+user)
-		return
-	}
-	if s.homes == nil {
-		s.homes = map[string][32]byte{}
-	}
-	s.homes[team+"/"+user] = homeSum(*view)
-}
-
-// homeUnchanged reports whether view is what this process last published
-// as user's Home tab.
-func (s *Server) homeUnchanged(team, user string, view slack.HomeTabViewRequest) bool {
-	sum := homeSum(view)
-	s.homesMu.Lock()
-	defer s.homesMu.Unlock()
-	return s.homes[team+"/"+user] == sum
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // RefreshHomes publishes again each Home tab opened lately (Homes) whose
-// content changed since this process last published it: a release, a
-// lock, a job of theirs. The one process doing periodic work calls it, so
-// after it takes that work over it publishes each Home tab once. It returns
-// how many it published.
+// content changed since it was last published, by any process: a release,
+// a lock, a job of theirs. The one process doing periodic work calls it.
+// It returns how many it published.
 func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 	if s.Homes == nil {
 		return 0, nil
 	}
-	type viewer struct{ team, user string }
+	type viewer struct {
+		team, user, shown string
+		opened            time.Time
+	}
 	var viewers []viewer
-	if err := s.Homes.Recent(ctx, func(team, user string) { viewers = append(viewers, viewer{team, user}) }); err != nil {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	if err := s.Homes.Recent(ctx, now(), func(team, user string, opened time.Time, shown string) {
+		viewers = append(viewers, viewer{team, user, shown, opened})
+	}); err != nil {
 		return 0, err
 	}
 	if len(viewers) == 0 {
@@ -255,12 +242,17 @@ func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 	n := 0
 	for _, v := range viewers {
 		view := s.homeView(d, v.user)
-		if ctx.Err() != nil || s.homeUnchanged(v.team, v.user, view) {
+		sum := homeSum(view)
+		if ctx.Err() != nil || sum == v.shown {
 			continue
 		}
-		if api := s.api(ctx, v.team); api != nil && s.publishView(ctx, api, v.user, view) {
-			s.homeSent(v.team, v.user, &view)
-			n++
+		api := s.api(ctx, v.team)
+		if api == nil || !s.publishView(ctx, api, v.user, view) {
+			continue
+		}
+		n++
+		if err := s.Homes.Shown(ctx, v.team, v.user, v.opened, sum); err != nil {
+			return n, err
 		}
 	}
 	return n, ctx.Err()

@@ -72,10 +72,6 @@ type Server struct {
 	// background holds the answers still being posted after their request
 	// returned.
 	background sync.WaitGroup
-	// homes holds a sum of each Home tab this process published last, by
-	// workspace and person, so that RefreshHomes publishes only changes.
-	homesMu sync.Mutex
-	homes   map[string][32]byte
 }
 
 // uncertainError is an enqueue that failed and whose refusal could not be
