@@ -67,7 +67,9 @@ func (h *Homes) Opened(ctx context.Context, team, user string, at time.Time, sho
 }
 
 // Shown records that the Home tab of user of team, opened at opened, now
-// shows shown. A tab opened again meanwhile is left as it is.
+// shows shown. If the tab was opened again meanwhile, what it shows is
+// forgotten instead: this refresh may have published over the newer view,
+// and the next one publishes again.
 func (h *Homes) Shown(ctx context.Context, team, user string, opened time.Time, shown string) error {
 	key, ok := homeKey(team, user)
 	if !ok {
@@ -81,43 +83,48 @@ func (h *Homes) Shown(ctx context.Context, team, user string, opened time.Time, 
 		return unavailable(fmt.Errorf("reading an opened Home tab: %w", err))
 	}
 	var v homeViewer
-	if json.Unmarshal(e.Value(), &v) != nil || !v.Opened.Equal(opened) {
+	if json.Unmarshal(e.Value(), &v) != nil {
 		return nil
 	}
-	v.Shown = shown
+	if v.Shown = shown; !v.Opened.Equal(opened) {
+		v.Shown = ""
+	}
 	data, _ := json.Marshal(v)
-	if _, err := h.kv.Update(ctx, key, data, e.Revision()); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	_, err = h.kv.Update(ctx, key, data, e.Revision())
+	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
 		return unavailable(fmt.Errorf("recording a refreshed Home tab: %w", err))
 	}
-	return nil
+	return nil // written, or opened again just now: the next refresh sees it
 }
 
 // Recent calls f with each Home tab opened in the last HomeWatched, at most
-// maxHomes: its workspace, person, when it was opened and what it shows.
-func (h *Homes) Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) error {
+// maxHomes of them: its workspace, person, when it was opened and what it
+// shows. It returns how many more there were.
+func (h *Homes) Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) (int, error) {
 	st, err := h.kv.Status(ctx)
 	if err != nil {
-		return unavailable(fmt.Errorf("opened Home tabs: %w", err))
+		return 0, unavailable(fmt.Errorf("opened Home tabs: %w", err))
 	}
 	if st.Values() == 0 {
-		return nil
+		return 0, nil
 	}
-	keys, err := h.kv.ListKeys(ctx)
+	w, err := h.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return unavailable(fmt.Errorf("listing opened Home tabs: %w", err))
+		return 0, unavailable(fmt.Errorf("listing opened Home tabs: %w", err))
 	}
-	defer func() { _ = keys.Stop() }()
-	n := 0
-	for key := range keys.Keys() {
-		if n == maxHomes {
-			break
+	defer func() { _ = w.Stop() }()
+	// Read to the end of the current values (nil), even past maxHomes:
+	// the watcher hands them over one by one and waits for each.
+	n, more := 0, 0
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return more, ctx.Err()
+		case e = <-w.Updates():
 		}
-		e, err := h.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // aged out meanwhile
-		}
-		if err != nil {
-			return unavailable(fmt.Errorf("reading an opened Home tab: %w", err))
+		if e == nil {
+			return more, nil
 		}
 		var v homeViewer
 		// Refreshes rewrite the entry, so its age in the bucket is not
@@ -125,8 +132,11 @@ func (h *Homes) Recent(ctx context.Context, now time.Time, f func(team, user str
 		if json.Unmarshal(e.Value(), &v) != nil || v.User == "" || now.Sub(v.Opened) > HomeWatched {
 			continue
 		}
+		if n == maxHomes {
+			more++
+			continue
+		}
 		n++
 		f(v.Team, v.User, v.Opened, v.Shown)
 	}
-	return nil
 }

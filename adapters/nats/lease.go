@@ -108,8 +108,11 @@ func (l *Leases) Run(ctx context.Context, name, holder string, work func(context
 				case l.now().Sub(renewed) >= l.ttl-l.ttl/5:
 					// Not renewed in time: another may take it any moment.
 					break renew
-				case errors.Is(err, jetstream.ErrKeyExists):
-					break renew // taken over
+				case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyExists):
+					// Taken over. A replicated bucket says so with
+					// another code than a single server, which only
+					// ErrKeyRevisionMismatch covers.
+					break renew
 				}
 			}
 		}

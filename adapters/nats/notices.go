@@ -266,7 +266,7 @@ func (t *Threads) Put(ctx context.Context, key string, th *engine.Thread, rev ui
 	}
 	var apiErr *jetstream.APIError
 	switch {
-	case errors.Is(err, jetstream.ErrKeyExists),
+	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch),
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
 		return 0, engine.Errorf(engine.Conflict, "the thread changed meanwhile")
 	case err != nil:

@@ -61,19 +61,18 @@ func (s *Secrets) Delete(ctx context.Context, name string) error {
 
 // Watch calls changed with the name of each secret under prefix that any
 // process puts or deletes from now on, until ctx ends; it returns nil then.
-// While NATS cannot be reached it tries again every second, and after such
-// a gap it calls changed with "": anything may have changed meanwhile.
-func (s *Secrets) Watch(ctx context.Context, prefix string, changed func(name string)) error {
-	gap := false
+// Each time a watch (re)starts, the first included, it calls changed with
+// "": anything may have changed before it. While NATS cannot be reached it
+// calls failed and tries again every second.
+func (s *Secrets) Watch(ctx context.Context, prefix string, changed func(name string), failed func(error)) error {
 	for ctx.Err() == nil {
 		w, err := s.kv.Watch(ctx, prefix+">", jetstream.UpdatesOnly())
 		if err == nil {
-			if gap {
-				changed("")
-			}
+			changed("")
 			watch(ctx, w, changed)
+		} else if ctx.Err() == nil {
+			failed(err)
 		}
-		gap = true
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):

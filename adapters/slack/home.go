@@ -119,8 +119,9 @@ type HomeViewers interface {
 	Opened(ctx context.Context, team, user string, at time.Time, shown string) error
 	// Shown records that the tab opened at opened now shows shown.
 	Shown(ctx context.Context, team, user string, opened time.Time, shown string) error
-	// Recent calls f with each Home tab opened lately, as of now.
-	Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) error
+	// Recent calls f with each Home tab opened lately, as of now, up to a
+	// bound; it returns how many more there were.
+	Recent(ctx context.Context, now time.Time, f func(team, user string, opened time.Time, shown string)) (int, error)
 }
 
 // homeData is what every Home tab is made of, read once for all of them.
@@ -212,8 +213,9 @@ func homeSum(view slack.HomeTabViewRequest) string {
 
 // RefreshHomes publishes again each Home tab opened lately (Homes) whose
 // content changed since it was last published, by any process: a release,
-// a lock, a job of theirs. The one process doing periodic work calls it.
-// It returns how many it published.
+// a lock, a job of theirs. The one process doing periodic work calls it,
+// with a deadline: the tabs it had no time for wait for the next call. It
+// returns how many it published.
 func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 	if s.Homes == nil {
 		return 0, nil
@@ -227,10 +229,14 @@ func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 	if s.Now != nil {
 		now = s.Now
 	}
-	if err := s.Homes.Recent(ctx, now(), func(team, user string, opened time.Time, shown string) {
+	more, err := s.Homes.Recent(ctx, now(), func(team, user string, opened time.Time, shown string) {
 		viewers = append(viewers, viewer{team, user, shown, opened})
-	}); err != nil {
+	})
+	if err != nil {
 		return 0, err
+	}
+	if more > 0 {
+		s.Log.Warn("App Home: more Home tabs opened lately than are refreshed", "refreshed", len(viewers), "not", more)
 	}
 	if len(viewers) == 0 {
 		return 0, nil
@@ -247,15 +253,21 @@ func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 			continue
 		}
 		api := s.api(ctx, v.team)
-		if api == nil || !s.publishView(ctx, api, v.user, view) {
+		if api == nil {
 			continue
 		}
-		n++
+		if s.publishView(ctx, api, v.user, view) {
+			n++
+		} else if ctx.Err() != nil {
+			break // out of time: the next refresh goes on
+		}
+		// A view Slack refused (logged) is not tried again until what it
+		// shows changes, or the person opens the tab again.
 		if err := s.Homes.Shown(ctx, v.team, v.user, v.opened, sum); err != nil {
 			return n, err
 		}
 	}
-	return n, ctx.Err()
+	return n, nil
 }
 
 // openRunModal opens the run modal on trigger for a person who came from

@@ -159,7 +159,7 @@ func TestAppHomeRefresh(t *testing.T) {
 	waitPublished(t, f.api, 1)
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		var shown string
-		if err := homes.Recent(ctx, time.Now(), func(_, _ string, _ time.Time, s string) { shown = s }); err != nil {
+		if _, err := homes.Recent(ctx, time.Now(), func(_, _ string, _ time.Time, s string) { shown = s }); err != nil {
 			t.Fatal(err)
 		}
 		if shown != "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,22 +131,33 @@ func (o *OAuth) forget(team string) {
 // Watch forgets a workspace's clients as soon as any process installs chatops
 // there again or uninstalls it, until ctx ends. Without it, another gateway
 // or worker would go on using the token it read first: revoked, or replaced
-// by the new installation's. Watch returns nil at once when Secrets cannot
-// tell of changes.
-func (o *OAuth) Watch(ctx context.Context) error {
+// by the new installation's. While the watch cannot be kept up, it says so
+// in log, once. Watch returns nil at once when Secrets cannot tell of
+// changes.
+func (o *OAuth) Watch(ctx context.Context, log *slog.Logger) error {
 	w, ok := o.Secrets.(interface {
-		Watch(ctx context.Context, prefix string, changed func(name string)) error
+		Watch(ctx context.Context, prefix string, changed func(name string), failed func(error)) error
 	})
 	if !ok {
 		return nil
 	}
+	var down bool
 	return w.Watch(ctx, secretName(""), func(name string) {
+		if down {
+			down = false
+			log.Info("watching the Slack installations again")
+		}
 		if name == "" {
 			o.forget("")
 			return
 		}
 		if team, ok := strings.CutPrefix(name, secretName("")); ok && team != "" {
 			o.forget(team)
+		}
+	}, func(err error) {
+		if !down {
+			down = true
+			log.Warn("cannot watch the Slack installations: a workspace installed again or uninstalled by another process keeps its old token here until the watch is back", "err", err)
 		}
 	})
 }

@@ -184,7 +184,7 @@ func TestOAuthClientsFollowInstalls(t *testing.T) {
 	}
 	this, other := newOAuth(), newOAuth() // two processes
 	copied := this.WithHTTP(slack.NewHTTPClient(nil))
-	go func() { _ = other.Watch(ctx) }()
+	go func() { _ = other.Watch(ctx, slog.New(slog.DiscardHandler)) }()
 	// The token a client of o reaches Slack with, once a change had time
 	// to arrive.
 	token := func(o *slack.OAuth, want string) string {

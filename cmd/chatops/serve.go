@@ -135,9 +135,9 @@ func (s *ServeCmd) Run(e *env) error {
 			Cipher:      cipher, Secrets: secrets, States: inter, APIURL: s.APIURL, HTTP: httpc, Now: time.Now}
 		// Another process's install or uninstall reaches this one's
 		// clients at once; it stops before the connection closes.
-		watchCtx, stopWatch := context.WithCancel(e.ctx)
+		watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(e.ctx))
 		var watching sync.WaitGroup
-		watching.Go(func() { _ = srv.OAuth.Watch(watchCtx) })
+		watching.Go(func() { _ = srv.OAuth.Watch(watchCtx, log) })
 		defer watching.Wait()
 		defer stopWatch()
 	}
@@ -415,7 +415,12 @@ func periodic(eng *engine.Engine, inter engine.QuestionList, responder *slackada
 			} else if n > 0 {
 				log.Info("questions expired", "count", n)
 			}
-			if n, err := refreshHomes(ctx); err != nil && ctx.Err() == nil {
+			// Within the period, so that a slow Slack delays no question's
+			// expiry by more.
+			hctx, cancel := context.WithTimeout(ctx, periodicEvery)
+			n, err = refreshHomes(hctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				log.Warn("refreshing App Home tabs", "err", err)
 			} else if n > 0 {
 				log.Debug("App Home tabs refreshed", "count", n)

@@ -258,6 +258,9 @@ func (c *client) post(ctx context.Context, header []string, body string) (int, [
 	return status, ack, err
 }
 
+// maxAck bounds the answer read from each request.
+const maxAck = 64 << 10
+
 func (c *client) roundTrip(header []string, body string) (status int, ack []byte, keep bool, err error) {
 	if err := c.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return 0, nil, false, err
@@ -276,10 +279,15 @@ func (c *client) roundTrip(header []string, body string) (status int, ack []byte
 	if err != nil {
 		return 0, nil, false, err
 	}
-	ack, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// An answer longer than any ack is cut short, and its connection
+	// dropped: the rest of it would be read as the next answer.
+	ack, err = io.ReadAll(io.LimitReader(resp.Body, maxAck+1))
 	resp.Body.Close()
 	if err != nil {
 		return 0, nil, false, err
+	}
+	if len(ack) > maxAck {
+		return resp.StatusCode, ack[:maxAck], false, nil
 	}
 	return resp.StatusCode, ack, !resp.Close, nil
 }
