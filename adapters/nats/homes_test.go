@@ -13,15 +13,7 @@ import (
 // by workspace and person; ids that are not plain are not kept.
 func TestHomes(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h, err := c.Homes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openHomes(t)
 	now := time.Now()
 	for _, v := range [][2]string{{"T1", "U1"}, {"T1", "U1"}, {"T1", "U2"}, {"T2", "U1"}, {"", "U3"}, {"T1", "U.*"}, {"T>", "U4"}} {
 		if err := h.Opened(ctx, v[0], v[1], now, "a"); err != nil {
@@ -62,15 +54,7 @@ func TestHomes(t *testing.T) {
 // over.
 func TestHomesPastTheCap(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h, err := c.Homes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openHomes(t)
 	now := time.Now()
 	for i := range maxHomes + 300 {
 		if err := h.Opened(ctx, "T1", fmt.Sprintf("U%d", i), now, "a"); err != nil {
@@ -89,4 +73,19 @@ func TestHomesPastTheCap(t *testing.T) {
 	if after := runtime.NumGoroutine(); after > before+2 {
 		t.Errorf("%d goroutines after 5 reads, %d before: watchers left waiting", after, before)
 	}
+}
+
+// openHomes opens the Home tabs of a fresh data dir's store.
+func openHomes(t *testing.T) *Homes {
+	t.Helper()
+	c, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	h, err := c.Homes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
