@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -194,14 +195,23 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 // publishView publishes view as user's Home tab, within Slack's limits.
 func (s *Server) publishView(ctx context.Context, api *slack.Client, user string, view slack.HomeTabViewRequest) bool {
 	if err := CheckView(view); err != nil {
-		s.Log.Error("App Home: the view breaks Slack's limits", "err", err)
+		s.logger().Error("App Home: the view breaks Slack's limits", "err", err)
 		return false
 	}
 	if _, err := api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view}); err != nil {
-		s.Log.Warn("App Home: views.publish", "user", user, "err", err)
+		s.logger().Warn("App Home: views.publish", "user", user, "err", err)
 		return false
 	}
 	return true
+}
+
+// logger is Log, or the default logger for a Server whose Handler was
+// never built (a worker's, refreshing Home tabs).
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
 }
 
 // homeSum is what Homes keeps of a view: enough to tell a change.
@@ -236,7 +246,7 @@ func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if more > 0 {
-		s.Log.Warn("App Home: more Home tabs opened lately than are refreshed", "refreshed", len(viewers), "not", more)
+		s.logger().Warn("App Home: more Home tabs opened lately than are refreshed", "refreshed", len(viewers), "not", more)
 	}
 	if len(viewers) == 0 {
 		return 0, nil
