@@ -85,10 +85,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed event: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
+	now := s.now()
 	switch {
 	case ev.Type == "app_uninstalled", ev.Type == "tokens_revoked" && len(ev.Tokens.Bot) > 0:
 		s.uninstalled(w, r, cb, ev.Type, now)

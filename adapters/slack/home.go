@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -182,11 +181,7 @@ func (s *Server) publishHome(ctx context.Context, team, user string) {
 		shown = homeSum(view)
 	}
 	if s.Homes != nil {
-		now := time.Now
-		if s.Now != nil {
-			now = s.Now
-		}
-		if err := s.Homes.Opened(ctx, team, user, now(), shown); err != nil {
+		if err := s.Homes.Opened(ctx, team, user, s.now(), shown); err != nil {
 			s.Log.Warn("App Home: remembering an opened Home tab", "user", user, "err", err)
 		}
 	}
@@ -203,15 +198,6 @@ func (s *Server) publishView(ctx context.Context, api *slack.Client, user string
 		return false
 	}
 	return true
-}
-
-// logger is Log, or the default logger for a Server whose Handler was
-// never built (a worker's, refreshing Home tabs).
-func (s *Server) logger() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
 }
 
 // homeSum is what Homes keeps of a view: enough to tell a change.
@@ -235,11 +221,7 @@ func (s *Server) RefreshHomes(ctx context.Context) (int, error) {
 		opened            time.Time
 	}
 	var viewers []viewer
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	more, err := s.Homes.Recent(ctx, now(), func(team, user string, opened time.Time, shown string) {
+	more, err := s.Homes.Recent(ctx, s.now(), func(team, user string, opened time.Time, shown string) {
 		viewers = append(viewers, viewer{team, user, shown, opened})
 	})
 	if err != nil {

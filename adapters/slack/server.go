@@ -161,6 +161,23 @@ func (s *Server) Handler() http.Handler {
 	return s.routes
 }
 
+// logger is Log, or the default logger for a Server whose Handler was
+// never built (a worker's, refreshing Home tabs).
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// now is the Server's clock: Now, or time.Now.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 // setup gives the settings left zero their defaults, once.
 func (s *Server) setup() {
 	if s.Log == nil {
