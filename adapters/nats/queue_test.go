@@ -182,3 +182,61 @@ func TestWaitingJobs(t *testing.T) {
 		t.Errorf("list after the gap = %+v, %v", list, err)
 	}
 }
+
+// TestEnqueueStopsWaiting: Enqueue waits for the stored-ack no longer than
+// its context. With no stream to store the job, the wait ends with the
+// context, not with the publisher's own retries; a job whose enqueuer gave up
+// but that was stored anyway makes the retry a duplicate, stored once; and no
+// stored-ack is left pending.
+func TestEnqueueStopsWaiting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := Open(ctx, Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q, err := c.Queue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Given up on at once: stored or not, the retry stores it once.
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := q.Enqueue(gone, &engine.QueuedJob{ID: "s1", Command: "promote demo"}); err != nil && engine.ErrorCode(err) != engine.Unavailable {
+		t.Fatalf("enqueue with an ended context: %v, want nil or unavailable", err)
+	}
+	dup, err := q.Enqueue(ctx, &engine.QueuedJob{ID: "s1", Command: "promote demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.js.Stream(ctx, JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 || !dup {
+		t.Errorf("after the retry: %d jobs stored, duplicate=%v; want 1, true (the first enqueue was stored)", info.State.Msgs, dup)
+	}
+
+	// No stream answers: the wait ends with the context.
+	if err := c.js.DeleteStream(ctx, JobsStream); err != nil {
+		t.Fatal(err)
+	}
+	short, done := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer done()
+	_, err = q.Enqueue(short, &engine.QueuedJob{ID: "s2", Command: "promote demo"})
+	if engine.ErrorCode(err) != engine.Unavailable || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("enqueue with no stream: %v, want unavailable from the context's deadline", err)
+	}
+	for q.pub.PublishAsyncPending() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := q.pub.PublishAsyncPending(); n != 0 {
+		t.Errorf("%d stored-acks still pending", n)
+	}
+}
