@@ -155,7 +155,7 @@ func TestClusterFaults(t *testing.T) {
 	if !leaderBackAt.IsZero() {
 		refuseUntil = leaderBackAt.Add(faultReconnect)
 	}
-	rep := faultReport(t, results, readRuns(t, ran), fake, auditRecs, hooks.URL, workerKilledAt, nodeKilledAt, refuseUntil)
+	rep := faultReport(t, dir, results, readRuns(t, ran), fake, auditRecs, hooks.URL, workerKilledAt, nodeKilledAt, refuseUntil)
 	rep.election = leaderBackAt.Sub(nodeKilledAt)
 	if rep.acked < total/2 {
 		t.Errorf("only %d of %d commands were acked", rep.acked, total)
@@ -257,7 +257,7 @@ func (f faultFigures) String() string {
 
 // faultReport checks each command against its ack, its runs (runs[arg]),
 // its answers and the audit, reports what fails, and counts.
-func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL string, workerKill, nodeKill, refuseUntil time.Time) faultFigures {
+func faultReport(t *testing.T, dir string, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL string, workerKill, nodeKill, refuseUntil time.Time) faultFigures {
 	t.Helper()
 	audited := map[string][]string{} // outcomes by job
 	for _, r := range recs {
@@ -312,7 +312,8 @@ func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *a
 			}
 			// Its audit says so (a write that landed late runs nothing).
 			if n > 0 || len(answers) > 0 || slices.ContainsFunc(audited[id], func(o string) bool { return o != "unavailable" }) {
-				errorf("command %d was refused, yet ran %d times, has audit outcomes %q and %d answers", i, n, audited[id], len(answers))
+				errorf("command %d (job %s) was refused at %+.3fs from the node kill, yet ran %d times, has audit outcomes %q and answers %q at %s; its log lines:\n%s",
+					i, id, d.Seconds(), n, audited[id], answers, sinces(fake.at[i], nodeKill), jobLogLines(dir, id))
 			}
 			continue
 		}
@@ -357,6 +358,22 @@ func faultReport(t *testing.T, results []ackResult, runs map[string]int, fake *a
 		f.ackP99 = ackTimes[len(ackTimes)*99/100]
 	}
 	return f
+}
+
+// jobLogLines returns the lines of the serve logs under dir that name job
+// id, each after its process's name.
+func jobLogLines(dir, id string) string {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*", "serve.log"))
+	var out []string
+	for _, name := range logs {
+		data, _ := os.ReadFile(name)
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, id) {
+				out = append(out, filepath.Base(filepath.Dir(name))+": "+l)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // sinces lists times relative to t0, in seconds.
