@@ -285,13 +285,23 @@ func (e *Engine) refusedRecord(ctx context.Context, j *QueuedJob, reason string)
 }
 
 // refused returns, for a delivery of a job its gateway refused, the job as
-// refused: nothing runs, and the person was told at once.
+// refused: nothing runs, and the person was told at once. The claim
+// decides, not the record: a read of the record just written may come from
+// a replica that has not seen it yet (and show the job as queued, from its
+// message), so the refusal is returned as written, or as the gateway
+// recorded it.
 func (e *Engine) refused(ctx context.Context, j *QueuedJob) (*Job, error) {
 	job := refusedJob(j, e.Now(), "chatops could not store the command in time; it was not run")
-	if _, err := e.Jobs.Create(ctx, job); err != nil {
+	created, err := e.Jobs.Create(ctx, job)
+	if err != nil {
 		return nil, err
 	}
-	return e.Jobs.Get(ctx, j.ID)
+	if !created {
+		if rec, err := e.Jobs.Get(ctx, j.ID); err == nil && rec.Final() {
+			return rec, nil
+		}
+	}
+	return job, nil
 }
 
 // Answered records that a job's answer is on its way (in the outbox).

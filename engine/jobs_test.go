@@ -314,3 +314,44 @@ func TestRefuseClaims(t *testing.T) {
 		t.Errorf("the fallback-refused job's delivery: %+v, %v; want failed, not run", job, err)
 	}
 }
+
+// laggingJobs reads like a replica that has not seen the latest writes: Get
+// shows every job as queued, as a store shows a job that waits in its queue
+// with no record yet.
+type laggingJobs struct {
+	engine.Jobs
+	queued map[string]*engine.QueuedJob
+}
+
+func (l laggingJobs) Get(_ context.Context, id string) (*engine.Job, error) {
+	return l.queued[id].Record(), nil
+}
+
+// TestRefusedStaleRead: the late delivery of a refused job is not answered
+// again, even when the read of its record comes from a replica that lags and
+// shows it queued. (Found by TestClusterFaults: such a job was answered with
+// its bare command after its refusal, about one run in thirty.)
+func TestRefusedStaleRead(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	ctx := context.Background()
+	alice := e.Identify(engine.SourceSlack, "U1")
+	claims := &memClaims{m: map[string]string{}}
+	e.Claims = claims
+	recorded := &engine.QueuedJob{ID: "recorded", Command: "info demo", Actor: alice, Enqueued: e.Now()}
+	claimedOnly := &engine.QueuedJob{ID: "claimed-only", Command: "info demo", Actor: alice, Enqueued: e.Now()}
+	// As the gateway leaves them: both refusals claimed, one recorded so
+	// far (the record is written in the background of the ack).
+	claims.m[recorded.ID], claims.m[claimedOnly.ID] = engine.ClaimRefused, engine.ClaimRefused
+	rec := recorded.Record()
+	rec.State, rec.Outcome, rec.Finished, rec.Answer = engine.JobFailed, string(engine.Unavailable), e.Now(), engine.AnswerDelivered
+	if _, err := e.Jobs.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	e.Jobs = laggingJobs{Jobs: e.Jobs, queued: map[string]*engine.QueuedJob{recorded.ID: recorded, claimedOnly.ID: claimedOnly}}
+	for _, q := range []*engine.QueuedJob{recorded, claimedOnly} {
+		job, err := e.RunJob(ctx, q, "w1", nil)
+		if err != nil || job.State != engine.JobFailed || job.Answer != engine.AnswerDelivered {
+			t.Errorf("%s: the refused job's late delivery: %+v, %v; want failed, answered already, not run", q.ID, job, err)
+		}
+	}
+}

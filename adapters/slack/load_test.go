@@ -77,6 +77,10 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 		}
 		defer f.Close()
 	}
+	// CHATOPS_ACK_MEMPROFILE=file writes the allocations of the acks alone:
+	// file.base before them and file after, for pprof -base.
+	memProfile := os.Getenv("CHATOPS_ACK_MEMPROFILE")
+	writeAllocs(b, memProfile, ".base")
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range clients {
@@ -117,6 +121,7 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 	if os.Getenv("CHATOPS_ACK_CPUPROFILE") != "" {
 		pprof.StopCPUProfile()
 	}
+	writeAllocs(b, memProfile, "")
 
 	slices.Sort(lat)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "acks/s")
@@ -161,5 +166,21 @@ func slashLoad(b *testing.B, rate, clients int, syncAlways bool) {
 	b.ReportMetric(float64(lost), "lost")
 	if lost != 0 {
 		b.Errorf("%d of %d commands lost or run twice", lost, n)
+	}
+}
+
+// writeAllocs writes the allocations profile to path+suffix, when path is
+// set.
+func writeAllocs(b *testing.B, path, suffix string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
