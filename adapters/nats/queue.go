@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatops/chatops/engine"
+	nc "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -33,6 +34,10 @@ const (
 	// outlasts a stream leader's election (about 3.5 s), during which those
 	// signs of life may be lost.
 	DefaultAckWait = 10 * time.Second
+	// enqueueAckTimeout drops the wait for a job's stored-ack that its
+	// enqueuer gave up on (its context ended first): longer than any one
+	// enqueue waits.
+	enqueueAckTimeout = 30 * time.Second
 )
 
 // pullOpts make every consumer of ours notice within a few seconds that the
@@ -53,6 +58,9 @@ func DefaultJobBackoff(attempt int) time.Duration {
 // once acknowledged.
 type Queue struct {
 	js jetstream.JetStream
+	// pub publishes the jobs, asynchronously: its own handle, so that the
+	// jobs' pending acks have their own limit and timeout.
+	pub jetstream.JetStream
 	// AckWait is how long a job whose worker died waits before it is
 	// delivered again; DefaultAckWait when zero.
 	AckWait time.Duration
@@ -66,7 +74,11 @@ type Queue struct {
 
 // Queue returns the job queue, creating its stream.
 func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
-	q := &Queue{js: c.js, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
+	pub, err := jetstream.New(c.nc, jetstream.WithPublishAsyncTimeout(enqueueAckTimeout))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	q := &Queue{js: c.js, pub: pub, AckWait: DefaultAckWait, Backoff: DefaultJobBackoff, Grace: 30 * time.Second}
 	if _, err := c.ensureStream(ctx, JobsStream); err != nil {
 		return nil, err
 	}
@@ -76,6 +88,13 @@ func (c *Conn) Queue(ctx context.Context) (*Queue, error) {
 // Enqueue implements engine.Queue; the job ID is the Nats-Msg-Id, and the
 // last token of the job's subject. The message is the job's only record
 // until a worker takes it: Jobs shows it as queued.
+//
+// It returns once JetStream has stored the job, as a synchronous publish
+// would, but publishes asynchronously: the concurrent enqueues of a busy
+// gateway share one reply subscription instead of a request each, which
+// takes a fifth less CPU per job (BenchmarkEnqueue). A stored-ack that comes
+// after ctx ended is dropped: the job may have been stored, as with a
+// publish that timed out, and the same ID makes a retry a duplicate.
 func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) {
 	if !plainToken(j.ID) {
 		return false, &engine.Error{Code: engine.Internal, Msg: fmt.Sprintf("job id %q: only letters, digits, - and _ can name a job", j.ID)}
@@ -84,11 +103,18 @@ func (q *Queue) Enqueue(ctx context.Context, j *engine.QueuedJob) (bool, error) 
 	if err != nil {
 		return false, &engine.Error{Code: engine.Internal, Msg: "encoding a job", Err: err}
 	}
-	ack, err := q.js.Publish(ctx, jobsSubject+"."+j.ID, data, jetstream.WithMsgID(j.ID))
+	f, err := q.pub.PublishMsgAsync(&nc.Msg{Subject: jobsSubject + "." + j.ID, Data: data}, jetstream.WithMsgID(j.ID))
 	if err != nil {
 		return false, unavailable(fmt.Errorf("enqueueing job %s: %w", j.ID, err))
 	}
-	return ack.Duplicate, nil
+	select {
+	case ack := <-f.Ok():
+		return ack.Duplicate, nil
+	case err := <-f.Err():
+		return false, unavailable(fmt.Errorf("enqueueing job %s: %w", j.ID, err))
+	case <-ctx.Done():
+		return false, unavailable(fmt.Errorf("enqueueing job %s: %w", j.ID, ctx.Err()))
+	}
 }
 
 // Work implements engine.Queue with a durable pull consumer shared by every

@@ -185,8 +185,9 @@ func TestWaitingJobs(t *testing.T) {
 
 // TestEnqueueStopsWaiting: Enqueue waits for the stored-ack no longer than
 // its context. With no stream to store the job, the wait ends with the
-// context; a job whose enqueuer gave up but that was stored anyway makes the
-// retry a duplicate, stored once.
+// context, not with the publisher's own retries; a job whose enqueuer gave up
+// but that was stored anyway makes the retry a duplicate, stored once; and no
+// stored-ack is left pending.
 func TestEnqueueStopsWaiting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -218,8 +219,8 @@ func TestEnqueueStopsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 1 {
-		t.Errorf("after the retry: %d jobs stored (duplicate=%v), want 1", info.State.Msgs, dup)
+	if info.State.Msgs != 1 || !dup {
+		t.Errorf("after the retry: %d jobs stored, duplicate=%v; want 1, true (the first enqueue was stored)", info.State.Msgs, dup)
 	}
 
 	// No stream answers: the wait ends with the context.
@@ -231,5 +232,11 @@ func TestEnqueueStopsWaiting(t *testing.T) {
 	_, err = q.Enqueue(short, &engine.QueuedJob{ID: "s2", Command: "promote demo"})
 	if engine.ErrorCode(err) != engine.Unavailable || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("enqueue with no stream: %v, want unavailable from the context's deadline", err)
+	}
+	for q.pub.PublishAsyncPending() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := q.pub.PublishAsyncPending(); n != 0 {
+		t.Errorf("%d stored-acks still pending", n)
 	}
 }
