@@ -169,7 +169,12 @@ func (e *Engine) finished(ctx context.Context, job *Job) (*Job, error) {
 	return job, nil
 }
 
-// unknown gives a job whose worker died while it ran the outcome unknown.
+// unknown gives a job whose worker died while it ran the outcome unknown. A
+// job found finished meanwhile keeps its outcome: the read that showed it
+// running may have come from a replica that lags, and the record's
+// compare-and-set decides. The audit follows the record, so it says what was
+// decided; a worker that dies between the two leaves the audit to the next
+// delivery (finished).
 func (e *Engine) unknown(ctx context.Context, job *Job, worker string) (*Job, error) {
 	on, that := "", "the worker running it"
 	if worker != "" {
@@ -177,40 +182,59 @@ func (e *Engine) unknown(ctx context.Context, job *Job, worker string) (*Job, er
 	}
 	msg := fmt.Sprintf("`%s` started%s (job %s) but %s stopped before it finished, so whether it did its work is unknown. "+
 		"Check its effect before running it again; it will not be run again by itself.", job.Command, on, job.ID, that)
-	if err := e.Audit.Append(ctx, jobRecord(job, e.Now(), string(Unknown), msg)); err != nil {
-		return nil, err
-	}
-	return e.Jobs.Update(context.WithoutCancel(ctx), job.ID, func(j *Job) error {
+	ctx = context.WithoutCancel(ctx)
+	var prev Job
+	rec, err := e.Jobs.Update(ctx, job.ID, func(j *Job) error {
+		prev = *j
+		if j.Final() {
+			return errClaimed
+		}
 		j.State, j.Outcome, j.Message, j.Finished = JobUnknown, string(Unknown), msg, e.Now()
 		return nil
 	})
+	switch {
+	case errors.Is(err, errClaimed):
+		return e.finished(ctx, &prev)
+	case err != nil:
+		return nil, err
+	}
+	if err := e.Audit.Append(ctx, jobRecord(rec, rec.Finished, string(Unknown), msg)); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // GiveUp ends a job whose last delivery could not be handled. A job that
 // never started was not run, and the person is told so; one that started is
-// unknown; one that finished keeps its outcome, to be answered.
+// unknown; one that finished keeps its outcome, to be answered. The
+// record's compare-and-set decides which, not a read of it, which a replica
+// that lags may answer; the audit follows the decision.
 func (e *Engine) GiveUp(ctx context.Context, j *QueuedJob, cause error) (*Job, error) {
 	ctx = context.WithoutCancel(ctx)
-	prev, err := e.Jobs.Get(ctx, j.ID)
-	switch {
-	case err == nil && prev.Final():
-		return prev, nil
-	case err == nil && prev.State == JobRunning:
-		return e.unknown(ctx, prev, prev.Worker)
-	}
 	msg := fmt.Sprintf("`%s` was not run: chatops could not reach its store (%v). Nothing changed; run it again.", j.Command, ErrorMessage(cause))
-	job := j.Record()
-	job.State, job.Outcome, job.Message, job.Finished = JobFailed, string(Unavailable), msg, e.Now()
+	failed := j.Record()
+	failed.State, failed.Outcome, failed.Message, failed.Finished = JobFailed, string(Unavailable), msg, e.Now()
+	var prev Job
+	job, err := e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
+		prev = *rec
+		if rec.State == JobRunning || rec.Final() {
+			return errClaimed
+		}
+		*rec = *failed
+		return nil
+	})
+	switch {
+	case errors.Is(err, errClaimed) && prev.State == JobRunning:
+		return e.unknown(ctx, &prev, prev.Worker)
+	case errors.Is(err, errClaimed):
+		return e.finished(ctx, &prev)
+	case err != nil:
+		return nil, err
+	}
 	if err := e.Audit.Append(ctx, jobRecord(job, job.Finished, job.Outcome, msg)); err != nil {
 		return nil, err
 	}
-	return e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
-		if rec.State == JobRunning || rec.Final() {
-			return errClaimed // claimed meanwhile: its worker answers it
-		}
-		*rec = *job
-		return nil
-	})
+	return job, nil
 }
 
 // Record is how a job looks while it waits for a worker: a store shows a

@@ -355,3 +355,103 @@ func TestRefusedStaleRead(t *testing.T) {
 		}
 	}
 }
+
+// staleJobs reads job records as a replica that lags shows them: stale[id]
+// when set. Writes still go through the store, whose compare-and-set sees
+// the leader's record.
+type staleJobs struct {
+	engine.Jobs
+	stale map[string]*engine.Job
+}
+
+func (s staleJobs) Get(ctx context.Context, id string) (*engine.Job, error) {
+	if j, ok := s.stale[id]; ok {
+		c := *j
+		return &c, nil
+	}
+	return s.Jobs.Get(ctx, id)
+}
+
+// TestGiveUpStaleRead: a job that finished keeps its outcome, in its record,
+// its answer and its audit, when its last delivery is given up on and the
+// read of its record comes from a replica that lags, showing it queued or
+// still running.
+func TestGiveUpStaleRead(t *testing.T) {
+	e, _ := appendEngine(t)
+	ctx := context.Background()
+	cause := engine.Errorf(engine.Unavailable, "store down")
+	fresh := e.Jobs
+	for _, stale := range []string{engine.JobQueued, engine.JobRunning} {
+		t.Run(stale, func(t *testing.T) {
+			q := queued(e, "job-seen-"+stale, "alice", "note "+stale)
+			done, err := e.RunJob(ctx, q, "w1", nil)
+			if err != nil || done.State != engine.JobDone {
+				t.Fatalf("running it: %+v, %v", done, err)
+			}
+			old := q.Record()
+			if stale == engine.JobRunning {
+				old.State, old.Worker, old.Started = engine.JobRunning, "w1", done.Started
+			}
+			e.Jobs = staleJobs{Jobs: fresh, stale: map[string]*engine.Job{q.ID: old}}
+			defer func() { e.Jobs = fresh }()
+			last := *q
+			last.Attempt, last.LastAttempt = 10, true
+			j, err := e.GiveUp(ctx, &last, cause)
+			if err != nil || j.State != engine.JobDone {
+				t.Errorf("given up on: %+v, %v; want its own outcome, done, to be answered", j, err)
+			}
+			rec, err := fresh.Get(ctx, q.ID)
+			if err != nil || rec.State != engine.JobDone {
+				t.Errorf("its record: %+v, %v; want done", rec, err)
+			}
+			recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outcomes []string
+			for _, r := range recs {
+				if r.JobID == q.ID {
+					outcomes = append(outcomes, r.Outcome)
+				}
+			}
+			if len(outcomes) != 1 || outcomes[0] != "ok" {
+				t.Errorf("its audit outcomes: %q; want one, ok", outcomes)
+			}
+		})
+	}
+}
+
+// TestGiveUpRunningReadQueued: a job whose worker died while it ran is
+// answered and audited unknown, never "not run", when the read of its record
+// shows it still queued.
+func TestGiveUpRunningReadQueued(t *testing.T) {
+	e, _ := appendEngine(t)
+	ctx := context.Background()
+	q := queued(e, "job-running", "alice", "note running")
+	if _, err := e.Jobs.Update(ctx, q.ID, func(r *engine.Job) error {
+		*r = engine.Job{ID: q.ID, Command: q.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: e.Now()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.Jobs = staleJobs{Jobs: e.Jobs, stale: map[string]*engine.Job{q.ID: q.Record()}}
+	last := *q
+	last.Attempt, last.LastAttempt = 10, true
+	j, err := e.GiveUp(ctx, &last, engine.Errorf(engine.Unavailable, "store down"))
+	if err != nil || j.State != engine.JobUnknown {
+		t.Errorf("given up on: %+v, %v; want unknown", j, err)
+	}
+	recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, r := range recs {
+		if r.JobID == q.ID {
+			outcomes = append(outcomes, r.Outcome)
+		}
+	}
+	if len(outcomes) != 1 || outcomes[0] != string(engine.Unknown) {
+		t.Errorf("its audit outcomes: %q; want one, unknown", outcomes)
+	}
+}
