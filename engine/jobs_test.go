@@ -315,16 +315,37 @@ func TestRefuseClaims(t *testing.T) {
 	}
 }
 
-// laggingJobs reads like a replica that has not seen the latest writes: Get
-// shows every job as queued, as a store shows a job that waits in its queue
-// with no record yet.
-type laggingJobs struct {
+// staleJobs reads job records as a replica that lags shows them: stale[id]
+// when set. Writes still go through the store, whose compare-and-set sees
+// the leader's record.
+type staleJobs struct {
 	engine.Jobs
-	queued map[string]*engine.QueuedJob
+	stale map[string]*engine.Job
 }
 
-func (l laggingJobs) Get(_ context.Context, id string) (*engine.Job, error) {
-	return l.queued[id].Record(), nil
+func (s staleJobs) Get(ctx context.Context, id string) (*engine.Job, error) {
+	if j, ok := s.stale[id]; ok {
+		c := *j
+		return &c, nil
+	}
+	return s.Jobs.Get(ctx, id)
+}
+
+// auditOutcomes returns the outcomes of the audit records of job id, in
+// the order they were stored.
+func auditOutcomes(t *testing.T, e *engine.Engine, id string) []string {
+	t.Helper()
+	recs, err := e.Audit.Read(context.Background(), engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, r := range recs {
+		if r.JobID == id {
+			outcomes = append(outcomes, r.Outcome)
+		}
+	}
+	return outcomes
 }
 
 // TestRefusedStaleRead: the late delivery of a refused job is not answered
@@ -347,29 +368,13 @@ func TestRefusedStaleRead(t *testing.T) {
 	if _, err := e.Jobs.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	e.Jobs = laggingJobs{Jobs: e.Jobs, queued: map[string]*engine.QueuedJob{recorded.ID: recorded, claimedOnly.ID: claimedOnly}}
+	e.Jobs = staleJobs{Jobs: e.Jobs, stale: map[string]*engine.Job{recorded.ID: recorded.Record(), claimedOnly.ID: claimedOnly.Record()}}
 	for _, q := range []*engine.QueuedJob{recorded, claimedOnly} {
 		job, err := e.RunJob(ctx, q, "w1", nil)
 		if err != nil || job.State != engine.JobFailed || job.Answer != engine.AnswerDelivered {
 			t.Errorf("%s: the refused job's late delivery: %+v, %v; want failed, answered already, not run", q.ID, job, err)
 		}
 	}
-}
-
-// staleJobs reads job records as a replica that lags shows them: stale[id]
-// when set. Writes still go through the store, whose compare-and-set sees
-// the leader's record.
-type staleJobs struct {
-	engine.Jobs
-	stale map[string]*engine.Job
-}
-
-func (s staleJobs) Get(ctx context.Context, id string) (*engine.Job, error) {
-	if j, ok := s.stale[id]; ok {
-		c := *j
-		return &c, nil
-	}
-	return s.Jobs.Get(ctx, id)
 }
 
 // TestGiveUpStaleRead: a job that finished keeps its outcome, in its record,
@@ -404,16 +409,7 @@ func TestGiveUpStaleRead(t *testing.T) {
 			if err != nil || rec.State != engine.JobDone {
 				t.Errorf("its record: %+v, %v; want done", rec, err)
 			}
-			recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var outcomes []string
-			for _, r := range recs {
-				if r.JobID == q.ID {
-					outcomes = append(outcomes, r.Outcome)
-				}
-			}
+			outcomes := auditOutcomes(t, e, q.ID)
 			if len(outcomes) != 1 || outcomes[0] != "ok" {
 				t.Errorf("its audit outcomes: %q; want one, ok", outcomes)
 			}
@@ -441,16 +437,7 @@ func TestGiveUpRunningReadQueued(t *testing.T) {
 	if err != nil || j.State != engine.JobUnknown {
 		t.Errorf("given up on: %+v, %v; want unknown", j, err)
 	}
-	recs, err := e.Audit.Read(ctx, engine.AuditQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var outcomes []string
-	for _, r := range recs {
-		if r.JobID == q.ID {
-			outcomes = append(outcomes, r.Outcome)
-		}
-	}
+	outcomes := auditOutcomes(t, e, q.ID)
 	if len(outcomes) != 1 || outcomes[0] != string(engine.Unknown) {
 		t.Errorf("its audit outcomes: %q; want one, unknown", outcomes)
 	}
