@@ -19,6 +19,14 @@ import (
 // just before the servers take them.
 func startCluster(t *testing.T, n int) string {
 	t.Helper()
+	urls, _ := startClusterServers(t, n)
+	return urls
+}
+
+// startClusterServers is startCluster that also returns the servers, to
+// stop one.
+func startClusterServers(t *testing.T, n int) (string, []*server.Server) {
+	t.Helper()
 	var routes []*url.URL
 	var ports []int
 	for range n {
@@ -68,7 +76,7 @@ func startCluster(t *testing.T, n int) string {
 		}
 		return leaders == 1
 	})
-	return strings.Join(urls, ",")
+	return strings.Join(urls, ","), servers
 }
 
 // TestCluster: on a 3-node cluster chatops makes every stream and bucket with

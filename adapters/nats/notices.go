@@ -204,7 +204,7 @@ func (q *Notices) channel(ctx context.Context, cons jetstream.Consumer, deliver 
 		stop := keepInProgress(m, q.ackWait()/2)
 		r := deliver(ctx, &n)
 		stop()
-		settle(ctx, m, r)
+		settle(ctx, m, r, q.ackWait())
 	}, append(pullOpts, jetstream.PullMaxMessages(1))...)
 	if err != nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatops/chatops/engine"
+	nc "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -30,6 +31,8 @@ const (
 	// drainWait bounds how long shutdown waits to hand buffered deliveries
 	// back; past it they come back after AckWait.
 	drainWait = 5 * time.Second
+	// ackAttempt bounds one attempt at acknowledging a message.
+	ackAttempt = 2 * time.Second
 )
 
 // Outbox is a work-queue stream of answers on their way. Each delivery has its
@@ -182,23 +185,46 @@ func (o *Outbox) handle(ctx context.Context, m jetstream.Msg, deliver func(conte
 	stop := keepInProgress(m, o.ackWait()/2)
 	r := deliver(ctx, &d)
 	stop()
-	settle(ctx, m, r)
+	settle(ctx, m, r, o.ackWait())
 }
 
 // settle ends a delivery attempt as r asks: acked when done, naked with the
 // asked delay otherwise, naked at once when ctx ended (shutting down).
-func settle(ctx context.Context, m jetstream.Msg, r engine.Retry) {
+// ackWait is the consumer's: how long an ack may keep being tried.
+func settle(ctx context.Context, m jetstream.Msg, r engine.Retry, ackWait time.Duration) {
 	switch {
 	case r.After <= 0:
-		// Wait for the server to take the ack: one lost on the way (the
-		// process stopping) would deliver the message again.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = m.DoubleAck(actx)
-		cancel()
+		ackDone(ctx, m, ackWait)
 	case ctx.Err() != nil:
 		_ = m.Nak()
 	default:
 		_ = m.NakWithDelay(r.After)
+	}
+}
+
+// ackDone acks a message whose work is done, waiting for the server to take
+// the ack and trying again while it cannot: an ack lost on the way (the
+// consumer's leader died and another is being elected, which takes seconds)
+// gives the message to a process again once AckWait has passed, and an
+// answer already posted would be posted twice. It tries for as long as the
+// message stays this process's, AckWait, and for 5 s at most once ctx ended
+// (shutting down).
+func ackDone(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackAttempt)
+		err := m.DoubleAck(actx)
+		cancel()
+		limit := ackWait
+		if ctx.Err() != nil {
+			limit = min(limit, 5*time.Second)
+		}
+		wait := min(time.Duration(attempt)*100*time.Millisecond, 500*time.Millisecond)
+		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) || errors.Is(err, nc.ErrConnectionClosed) ||
+			time.Since(start)+wait >= limit {
+			return
+		}
+		time.Sleep(wait)
 	}
 }
 

@@ -184,3 +184,78 @@ func TestOutboxShutdown(t *testing.T) {
 		t.Fatal("the delivery cut short by shutdown did not come back")
 	}
 }
+
+// TestOutboxAckOutlivesLeaderLoss: the node that leads the outbox's consumer
+// dies just as an answer is posted. The ack cannot be taken until another
+// node leads, a few seconds later; it is tried again until then, so the
+// answer is not given out again after AckWait and posted twice. (An ack tried
+// once was lost, and the answer delivered again AckWait later.)
+func TestOutboxAckOutlivesLeaderLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a cluster node and waits out AckWait")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	urls, servers := startClusterServers(t, 3)
+	c, err := Open(ctx, Options{Reconcile: true, URL: urls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	o, err := c.Outbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 10 * time.Second // serve's --job-ack-wait default
+	o.AckWait = ackWait
+	var mu sync.Mutex
+	var got []time.Time
+	killed := make(chan string, 1)
+	stop := runDeliver(t, ctx, o, func(ctx context.Context, d *engine.Delivery) engine.Retry {
+		mu.Lock()
+		got = append(got, time.Now())
+		first := len(got) == 1
+		mu.Unlock()
+		if first {
+			// Slack took the answer; the consumer's leader dies before the
+			// ack reaches it.
+			ci, err := o.js.Consumer(ctx, OutboxStream, deliverConsumer)
+			if err != nil {
+				t.Error(err)
+				return engine.Retry{}
+			}
+			leader := ci.CachedInfo().Cluster.Leader
+			for _, srv := range servers {
+				if srv.Name() == leader {
+					srv.Shutdown()
+				}
+			}
+			killed <- leader
+		}
+		return engine.Retry{}
+	})
+	defer stop()
+	if err := o.Post(ctx, &engine.Delivery{ID: "j1/answer", JobID: "j1", Message: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	select {
+	case leader = <-killed:
+	case <-ctx.Done():
+		t.Fatal("the answer was never delivered")
+	}
+	if leader == "" {
+		t.Fatal("the outbox's consumer has no leader")
+	}
+	kill := time.Now()
+	time.Sleep(ackWait + 3*time.Second) // past AckWait, as the lost ack would redeliver
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		var at []string
+		for _, g := range got {
+			at = append(at, fmt.Sprintf("%+.2fs", g.Sub(kill).Seconds()))
+		}
+		t.Errorf("leader %s killed: the answer was delivered %d times, at %v from the kill; want once", leader, len(got), at)
+	}
+}

@@ -318,6 +318,12 @@ func (s *ServeCmd) Run(e *env) error {
 	return nil
 }
 
+// deliveredWithin bounds how long a delivered answer's record is tried: a
+// leader election many times over. A delivery given back to the outbox comes
+// again after --job-ack-wait and reads the record then; a record that lands
+// later still shows in jobs.
+const deliveredWithin = 30 * time.Second
+
 // newDeliverer builds what delivers answers from the outbox: the routes of
 // this server's Slack settings, and the job records and audit it reports to.
 func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, log *slog.Logger) *slackadapter.Deliverer {
@@ -327,10 +333,26 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, re
 	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) {
 		// Recorded beside the outbox's ack, not before it: a process killed
 		// between Slack taking an answer and the ack posts it again, so
-		// that window is kept as short as one acknowledgement.
+		// that window is kept as short as one acknowledgement. The record
+		// is tried again while the jobs bucket cannot be written (its
+		// leader died and another is being elected): should the ack be
+		// lost too, the delivery that comes back finds it and posts
+		// nothing.
 		records.Go(func() {
-			if err := eng.Delivered(ctx, del.JobID, route); err != nil {
-				log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
+			deadline := time.Now().Add(deliveredWithin)
+			for attempt := 1; ; attempt++ {
+				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := eng.Delivered(actx, del.JobID, route)
+				cancel()
+				if err == nil {
+					return
+				}
+				wait := min(time.Duration(attempt)*100*time.Millisecond, time.Second)
+				if engine.ErrorCode(err) != engine.Unavailable || time.Now().Add(wait).After(deadline) {
+					log.Warn("recording a delivered answer", "job", del.JobID, "attempts", attempt, "err", err)
+					return
+				}
+				time.Sleep(wait)
 			}
 		})
 	}
