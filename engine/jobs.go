@@ -58,23 +58,37 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 			return e.refused(ctx, j)
 		}
 	}
+	// The claim is tried again while the store cannot answer: a write that
+	// landed though its answer was lost (the bucket's leader died) shows
+	// this very claim, by its worker and start, and the job is ours to run.
+	// Handed back instead, its next delivery would find it running, and
+	// answer unknown a job that never ran.
 	var prev Job
-	job, err := e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
-		prev = *rec
-		switch rec.State {
-		case "", JobQueued:
-			*rec = Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
-				State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress, Beat: now}
-			return nil
-		case JobRunning:
-			if rec.Worker != worker && !rec.Beat.IsZero() && now.Sub(rec.Beat) < 3*every {
-				return errAlive
+	var job *Job
+	err := e.durably(ctx, func() error {
+		var err error
+		job, err = e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
+			prev = *rec
+			switch rec.State {
+			case "", JobQueued:
+				*rec = Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
+					State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress, Beat: now}
+				return nil
+			case JobRunning:
+				if rec.Worker == worker && rec.Started.Equal(now) {
+					prev.State = JobQueued // our claim, landed
+					return nil
+				}
+				if rec.Worker != worker && !rec.Beat.IsZero() && now.Sub(rec.Beat) < 3*every {
+					return errAlive
+				}
+				rec.Attempts++
+				rec.Worker, rec.Beat = worker, now
+				return nil
 			}
-			rec.Attempts++
-			rec.Worker, rec.Beat = worker, now
-			return nil
-		}
-		return errClaimed
+			return errClaimed
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, errClaimed):

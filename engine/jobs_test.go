@@ -442,3 +442,48 @@ func TestGiveUpRunningReadQueued(t *testing.T) {
 		t.Errorf("its audit outcomes: %q; want one, unknown", outcomes)
 	}
 }
+
+// lostReplyJobs stores the first update of each job and then fails it as a
+// store whose leader died after the write landed, before it answered.
+type lostReplyJobs struct {
+	engine.Jobs
+	mu   sync.Mutex
+	lost map[string]bool
+}
+
+func (l *lostReplyJobs) Update(ctx context.Context, id string, fn func(*engine.Job) error) (*engine.Job, error) {
+	job, err := l.Jobs.Update(ctx, id, fn)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.lost[id] {
+		l.lost[id] = true
+		return nil, engine.Errorf(engine.Unavailable, "saving job %s: nats: timeout", id)
+	}
+	return job, err
+}
+
+// TestClaimLandedReplyLost: a worker's claim lands but its answer is lost.
+// The job runs once, on that worker, and is not answered unknown. (Found by
+// TestClusterFaults on a loaded machine: jobs claimed as the jobs bucket's
+// leader died were handed back, found running by their next delivery, and
+// answered unknown though nothing had run.)
+func TestClaimLandedReplyLost(t *testing.T) {
+	e, file := appendEngine(t)
+	e.ChangeBackoff = func(int) time.Duration { return time.Millisecond }
+	e.Jobs = &lostReplyJobs{Jobs: e.Jobs, lost: map[string]bool{}}
+	ctx := context.Background()
+	j := queued(e, "job-lost", "alice", "note hello")
+	job, err := e.RunJob(ctx, j, "w1", nil)
+	if err != nil {
+		t.Fatalf("RunJob: %v; want the claim tried again and the job run", err)
+	}
+	if job.State != engine.JobDone {
+		t.Errorf("job %+v, want done", job)
+	}
+	if got := lines(t, file); len(got) != 1 {
+		t.Errorf("the program ran %d times, want once: %q", len(got), got)
+	}
+	if got := auditOutcomes(t, e, j.ID); len(got) != 1 || got[0] != "ok" {
+		t.Errorf("audit outcomes %q, want [ok]", got)
+	}
+}

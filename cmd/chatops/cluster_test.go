@@ -94,9 +94,13 @@ func TestClusterFaults(t *testing.T) {
 	client := clusterClient()
 	var sends, faults sync.WaitGroup
 	var workerKilledAt, nodeKilledAt, leaderBackAt time.Time
+	var killedWorker string // "/pid ", as an unknown answer names its worker
 	t0 := time.Now()
 	faults.Go(func() {
 		sleepUntil(t0.Add(faultWorkerKill))
+		if p := workers[0].cur.Load(); p != nil {
+			killedWorker = fmt.Sprintf("/%d ", p.cmd.Process.Pid)
+		}
 		workerKilledAt = time.Now()
 		workers[0].kill()
 		leader := -1
@@ -155,13 +159,13 @@ func TestClusterFaults(t *testing.T) {
 	if !leaderBackAt.IsZero() {
 		refuseUntil = leaderBackAt.Add(faultReconnect)
 	}
-	rep := faultReport(t, dir, results, readRuns(t, ran), fake, auditRecs, hooks.URL, workerKilledAt, nodeKilledAt, refuseUntil)
+	rep := faultReport(t, dir, results, readRuns(t, ran), fake, auditRecs, hooks.URL, killedWorker, workerKilledAt, nodeKilledAt, refuseUntil)
 	rep.election = leaderBackAt.Sub(nodeKilledAt)
 	if rep.acked < total/2 {
 		t.Errorf("only %d of %d commands were acked", rep.acked, total)
 	}
 	if rep.unknown > faultWorkers {
-		t.Errorf("%d commands answered unknown, more than the %d a killed worker was running", rep.unknown, faultWorkers)
+		t.Errorf("%d commands answered unknown, more than the %d a killed worker was running:\n%s", rep.unknown, faultWorkers, strings.Join(rep.unknowns, "\n"))
 	}
 	t.Logf("cluster faults in %s: %s; worker killed at +%.1fs; %d gateways, %d workers × %d",
 		time.Since(start).Round(100*time.Millisecond), rep, workerKilledAt.Sub(t0).Seconds(), len(gateways), len(workers), faultWorkers)
@@ -240,6 +244,7 @@ type faultFigures struct {
 	longestAnswer, ackP99                                                                        time.Duration
 	firstRefusal, lastRefusal                                                                    time.Duration // by reply, from the node kill
 	election                                                                                     time.Duration // from the node kill to the jobs stream's new leader
+	unknowns                                                                                     []string      // the commands answered unknown, and when
 }
 
 func (f faultFigures) String() string {
@@ -257,7 +262,7 @@ func (f faultFigures) String() string {
 
 // faultReport checks each command against its ack, its runs (runs[arg]),
 // its answers and the audit, reports what fails, and counts.
-func faultReport(t *testing.T, dir string, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL string, workerKill, nodeKill, refuseUntil time.Time) faultFigures {
+func faultReport(t *testing.T, dir string, results []ackResult, runs map[string]int, fake *answerLog, recs []auditRecord, hooksURL, killedWorker string, workerKill, nodeKill, refuseUntil time.Time) faultFigures {
 	t.Helper()
 	audited := map[string][]string{} // outcomes by job
 	for _, r := range recs {
@@ -341,6 +346,13 @@ func faultReport(t *testing.T, dir string, results []ackResult, runs map[string]
 		if unknown {
 			f.unknown++
 			f.unknownRan += min(n, 1)
+			f.unknowns = append(f.unknowns, fmt.Sprintf("command %d (job %s, ran %d times) answered at %s from the worker kill, %s from the node kill: %q",
+				i, id, n, sinces(fake.at[i], workerKill), sinces(fake.at[i], nodeKill), answers[0]))
+			if !strings.Contains(answers[0], killedWorker) {
+				// Only the killed worker's jobs may be unknown: a job
+				// on one that lived ran, or did not, and it knows.
+				errorf("command %d (job %s, ran %d times) answered unknown, yet not started on the killed worker (%q): %q", i, id, n, killedWorker, answers[0])
+			}
 		}
 		switch {
 		case n == 0 && !unknown:
