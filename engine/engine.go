@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatops/chatops/grammar"
@@ -133,8 +134,15 @@ type Engine struct {
 	// record; DefaultBeatEvery when zero. A running job whose record has
 	// not beaten for three of them is taken for a dead worker's.
 	BeatEvery time.Duration
+	// Workers, when set, asks a worker whether it runs a job, for a job
+	// whose record has stopped beating: a store electing a leader stops
+	// the beats of workers that live.
+	Workers Workers
 
 	actions map[*grammar.Spec]action
+	// running holds the jobs this process runs now, by worker
+	// (runningKey), from their claim to their recorded outcome.
+	running sync.Map
 }
 
 // action is what a command does: a built-in's handler or a custom command's

@@ -15,6 +15,13 @@ var errClaimed = errors.New("job already claimed")
 // only because the queue lost sight of it (a NATS node died meanwhile).
 var errAlive = errors.New("job still running")
 
+// errSilent stops a claim: the job's worker has stopped beating, and is
+// asked whether it runs the job before it is taken over.
+var errSilent = errors.New("job's worker silent")
+
+// askWithin bounds asking a worker whether it runs a job.
+const askWithin = time.Second
+
 // Claims say who took a job first: a worker about to run it (ClaimRun), or
 // the gateway that could not queue it in time and refused it (ClaimRefused).
 // They live apart from the job records, so that one of the two can be
@@ -25,6 +32,24 @@ type Claims interface {
 	// be reached.
 	Claim(ctx context.Context, job, by string) (string, error)
 }
+
+// Workers reaches the processes that run jobs.
+type Workers interface {
+	// Runs asks worker whether it runs job now. ok is false when the
+	// worker did not answer (it died, or cannot be reached, or does not
+	// say): the job's beats decide then.
+	Runs(ctx context.Context, worker, job string) (runs, ok bool)
+}
+
+// Runs reports whether this process runs job now as worker: from its claim
+// to its recorded outcome. A process that serves Workers answers with it.
+func (e *Engine) Runs(worker, job string) bool {
+	_, ok := e.running.Load(runningKey{worker, job})
+	return ok
+}
+
+// runningKey names a job run by a worker of this process.
+type runningKey struct{ worker, job string }
 
 // Claims.
 const (
@@ -63,8 +88,19 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	// this very claim, by its worker and start, and the job is ours to run.
 	// Handed back instead, its next delivery would find it running, and
 	// answer unknown a job that never ran.
+	//
+	// A job running already is taken over only from a worker that died: not
+	// from this process, which may be given a job again while it runs it,
+	// and not from a worker whose beats stopped but that says it runs it
+	// (the store could not take its beats).
+	key := runningKey{worker, j.ID}
+	if _, here := e.running.LoadOrStore(key, true); here {
+		return nil, Errorf(Unavailable, "job %s still runs here, on %s", j.ID, worker)
+	}
+	defer e.running.Delete(key)
 	var prev Job
 	var job *Job
+	asked := false
 	err := e.durably(ctx, func() error {
 		var err error
 		job, err = e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
@@ -82,12 +118,25 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 				if rec.Worker != worker && !rec.Beat.IsZero() && now.Sub(rec.Beat) < 3*every {
 					return errAlive
 				}
+				if rec.Worker != worker && !asked && e.Workers != nil {
+					return errSilent
+				}
 				rec.Attempts++
 				rec.Worker, rec.Beat = worker, now
 				return nil
 			}
 			return errClaimed
 		})
+		if errors.Is(err, errSilent) {
+			asked = true
+			actx, cancel := context.WithTimeout(ctx, askWithin)
+			runs, ok := e.Workers.Runs(actx, prev.Worker, j.ID)
+			cancel()
+			if ok && runs {
+				return errAlive
+			}
+			return Errorf(Unavailable, "asked %s", prev.Worker) // again, to take it over
+		}
 		return err
 	})
 	switch {

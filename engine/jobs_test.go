@@ -487,3 +487,91 @@ func TestClaimLandedReplyLost(t *testing.T) {
 		t.Errorf("audit outcomes %q, want [ok]", got)
 	}
 }
+
+// TestRunJobGivenAgainWhileRunning: a job given again to the worker that
+// runs it (the queue's leader changed and lost its in-progress marks) is
+// handed back, not answered unknown: that worker lives. (Found by
+// TestClusterFaults: a job that ran on a worker that lived was answered
+// "that worker stopped before it finished".)
+func TestRunJobGivenAgainWhileRunning(t *testing.T) {
+	d := &fakeDriver{hold: make(chan struct{}), started: make(chan struct{})}
+	e := driverEngine(t, d)
+	ctx := context.Background()
+	j := queued(e, "job-again", "alice", "promote demo")
+	first := make(chan *engine.Job, 1)
+	go func() {
+		job, err := e.RunJob(ctx, j, "w1", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- job
+	}()
+	<-d.started
+	if !e.Runs("w1", j.ID) || e.Runs("w2", j.ID) {
+		t.Errorf("Runs while w1 runs it: w1 %v, w2 %v", e.Runs("w1", j.ID), e.Runs("w2", j.ID))
+	}
+	job, err := e.RunJob(ctx, j, "w1", nil)
+	if engine.ErrorCode(err) != engine.Unavailable || job != nil {
+		t.Fatalf("given again while it runs: %+v, %v; want it handed back", job, err)
+	}
+	close(d.hold)
+	if job := <-first; job == nil || job.State != engine.JobDone {
+		t.Fatalf("the first run: %+v", job)
+	}
+	if e.Runs("w1", j.ID) {
+		t.Error("Runs after the job finished")
+	}
+	job, err = e.RunJob(ctx, j, "w1", nil)
+	if err != nil || job.State != engine.JobDone {
+		t.Errorf("given again after it finished: %+v, %v", job, err)
+	}
+	if d.count() != 1 {
+		t.Errorf("driver started %d times", d.count())
+	}
+}
+
+// workersSay is engine.Workers as a worker answers: runs, and whether it
+// answered at all.
+type workersSay struct{ runs, ok bool }
+
+func (w workersSay) Runs(context.Context, string, string) (bool, bool) { return w.runs, w.ok }
+
+// TestSilentWorkerAsked: a running job whose record stopped beating is taken
+// over only when its worker does not say it runs it. (The store electing a
+// leader stops the beats of a worker that lives; taken for dead, its job
+// was answered unknown.)
+func TestSilentWorkerAsked(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		say   workersSay
+		taken bool
+	}{
+		{"runs", workersSay{runs: true, ok: true}, false},
+		{"idle", workersSay{runs: false, ok: true}, true},
+		{"no answer", workersSay{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, file := appendEngine(t)
+			e.Workers = tc.say
+			ctx := context.Background()
+			j := queued(e, "job-s", "alice", "note hello")
+			beat := e.Now().Add(-time.Hour) // silent for an hour
+			if _, err := e.Jobs.Update(ctx, j.ID, func(r *engine.Job) error {
+				*r = engine.Job{ID: j.ID, Command: j.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: beat, Beat: beat}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			job, err := e.RunJob(ctx, j, "w2", nil)
+			switch {
+			case tc.taken && (err != nil || job.State != engine.JobUnknown):
+				t.Errorf("taken over: %+v, %v; want unknown", job, err)
+			case !tc.taken && (engine.ErrorCode(err) != engine.Unavailable || !strings.Contains(err.Error(), "still runs on w1")):
+				t.Errorf("its worker says it runs it: %+v, %v; want it handed back", job, err)
+			}
+			if got := lines(t, file); len(got) != 0 {
+				t.Errorf("the program ran again: %q", got)
+			}
+		})
+	}
+}

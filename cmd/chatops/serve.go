@@ -205,6 +205,16 @@ func (s *ServeCmd) Run(e *env) error {
 	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(e.ctx))
 	defer stopDelivery()
 	var jobs, deliveries sync.WaitGroup
+	// A job whose beats stopped is taken over only once its worker does
+	// not say it runs it.
+	eng.Workers = conn.Workers()
+	if s.Workers > 0 {
+		stopAnswers, err := conn.Workers().Serve(worker.Name, func(job string) bool { return eng.Runs(worker.Name, job) })
+		if err != nil {
+			return err
+		}
+		defer stopAnswers()
+	}
 	for range s.Workers {
 		w := *worker
 		jobs.Go(func() {
