@@ -158,7 +158,7 @@ func (q *Queue) Work(ctx context.Context, handle func(context.Context, *engine.Q
 		stop()
 		switch {
 		case err == nil:
-			_ = m.DoubleAck(jobCtx)
+			ackDone(jobCtx, m, ackWait) // lost, the job would come back
 		case jobCtx.Err() != nil:
 			_ = m.Nak() // cut short by shutdown: handed back
 		default:
