@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,8 +20,13 @@ var errAlive = errors.New("job still running")
 // asked whether it runs the job before it is taken over.
 var errSilent = errors.New("job's worker silent")
 
-// askWithin bounds asking a worker whether it runs a job.
-const askWithin = time.Second
+// Asking a worker whether it runs a job: each question's bound, and the
+// wait before asking again one that did not answer (longer than nats.go's
+// wait between reconnects).
+const (
+	askWithin = time.Second
+	askAgain  = 3 * time.Second
+)
 
 // Claims say who took a job first: a worker about to run it (ClaimRun), or
 // the gateway that could not queue it in time and refused it (ClaimRefused).
@@ -50,6 +56,25 @@ func (e *Engine) Runs(worker, job string) bool {
 
 // runningKey names a job run by a worker of this process.
 type runningKey struct{ worker, job string }
+
+// workerRuns asks worker whether it runs job. A worker that does not answer
+// is asked once more, askAgain later: one that lives may be reconnecting to
+// another NATS server, its questions unheard meanwhile.
+func (e *Engine) workerRuns(ctx context.Context, worker, job string) bool {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, askWithin)
+		runs, ok := e.Workers.Runs(actx, worker, job)
+		cancel()
+		if ok || attempt == 2 {
+			return runs
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-e.After(askAgain):
+		}
+	}
+}
 
 // Claims.
 const (
@@ -85,14 +110,15 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	}
 	// The claim is tried again while the store cannot answer: a write that
 	// landed though its answer was lost (the bucket's leader died) shows
-	// this very claim, by its worker and start, and the job is ours to run.
+	// this very claim, by its worker and beat, and the job is ours to run.
 	// Handed back instead, its next delivery would find it running, and
 	// answer unknown a job that never ran.
 	//
 	// A job running already is taken over only from a worker that died: not
 	// from this process, which may be given a job again while it runs it,
-	// and not from a worker whose beats stopped but that says it runs it
-	// (the store could not take its beats).
+	// and not from a worker whose beats stopped but that says, asked, it
+	// runs it (the store could not take its beats). A worker that does not
+	// answer, twice, is taken for dead.
 	key := runningKey{worker, j.ID}
 	if _, here := e.running.LoadOrStore(key, true); here {
 		return nil, Errorf(Unavailable, "job %s still runs here, on %s", j.ID, worker)
@@ -100,39 +126,38 @@ func (e *Engine) RunJob(ctx context.Context, j *QueuedJob, worker string, progre
 	defer e.running.Delete(key)
 	var prev Job
 	var job *Job
+	var mine []time.Time // the Beat of each claim this call wrote
 	asked := false
 	err := e.durably(ctx, func() error {
 		var err error
 		job, err = e.Jobs.Update(ctx, j.ID, func(rec *Job) error {
+			if rec.State == JobRunning && rec.Worker == worker && slices.ContainsFunc(mine, rec.Beat.Equal) {
+				return nil // our claim, landed; prev is the record it replaced
+			}
 			prev = *rec
+			at := e.Now()
 			switch rec.State {
 			case "", JobQueued:
 				*rec = Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, Source: j.Actor.Source, Channel: j.Channel,
-					State: JobRunning, Queued: j.Enqueued, Started: now, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress, Beat: now}
-				return nil
+					State: JobRunning, Queued: j.Enqueued, Started: at, Worker: worker, Attempts: rec.Attempts + 1, Progress: rec.Progress, Beat: at}
 			case JobRunning:
-				if rec.Worker == worker && rec.Started.Equal(now) {
-					prev.State = JobQueued // our claim, landed
-					return nil
-				}
-				if rec.Worker != worker && !rec.Beat.IsZero() && now.Sub(rec.Beat) < 3*every {
+				if rec.Worker != worker && !rec.Beat.IsZero() && at.Sub(rec.Beat) < 3*every {
 					return errAlive
 				}
 				if rec.Worker != worker && !asked && e.Workers != nil {
 					return errSilent
 				}
 				rec.Attempts++
-				rec.Worker, rec.Beat = worker, now
-				return nil
+				rec.Worker, rec.Beat = worker, at
+			default:
+				return errClaimed
 			}
-			return errClaimed
+			mine = append(mine, at)
+			return nil
 		})
 		if errors.Is(err, errSilent) {
 			asked = true
-			actx, cancel := context.WithTimeout(ctx, askWithin)
-			runs, ok := e.Workers.Runs(actx, prev.Worker, j.ID)
-			cancel()
-			if ok && runs {
+			if e.workerRuns(ctx, prev.Worker, j.ID) {
 				return errAlive
 			}
 			return Errorf(Unavailable, "asked %s", prev.Worker) // again, to take it over

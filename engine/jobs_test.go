@@ -486,6 +486,25 @@ func TestClaimLandedReplyLost(t *testing.T) {
 	if got := auditOutcomes(t, e, j.ID); len(got) != 1 || got[0] != "ok" {
 		t.Errorf("audit outcomes %q, want [ok]", got)
 	}
+
+	// A takeover of a dead worker's job, whose write lands and whose answer
+	// is lost: the job is unknown once, and said to be the dead worker's.
+	dead := queued(e, "job-dead", "alice", "note again")
+	beat := e.Now().Add(-time.Hour)
+	if _, err := e.Jobs.(*lostReplyJobs).Jobs.Update(ctx, dead.ID, func(r *engine.Job) error {
+		*r = engine.Job{ID: dead.ID, Command: dead.Command, Actor: "alice", State: engine.JobRunning, Worker: "w0", Started: beat, Beat: beat, Attempts: 1}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.Workers = workersSay{t: t, worker: "w0", job: dead.ID, ok: true}
+	job, err = e.RunJob(ctx, dead, "w1", nil)
+	if err != nil || job.State != engine.JobUnknown || !strings.Contains(job.Message, "on w0") {
+		t.Errorf("the dead worker's job: %+v, %v; want unknown, on w0", job, err)
+	}
+	if job != nil && job.Attempts != 2 {
+		t.Errorf("the takeover counted %d attempts, want 2", job.Attempts)
+	}
 }
 
 // TestRunJobGivenAgainWhileRunning: a job given again to the worker that
@@ -495,6 +514,8 @@ func TestClaimLandedReplyLost(t *testing.T) {
 // "that worker stopped before it finished".)
 func TestRunJobGivenAgainWhileRunning(t *testing.T) {
 	d := &fakeDriver{hold: make(chan struct{}), started: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(d.hold) })
+	t.Cleanup(release) // the first run ends, whatever fails
 	e := driverEngine(t, d)
 	ctx := context.Background()
 	j := queued(e, "job-again", "alice", "promote demo")
@@ -514,7 +535,7 @@ func TestRunJobGivenAgainWhileRunning(t *testing.T) {
 	if engine.ErrorCode(err) != engine.Unavailable || job != nil {
 		t.Fatalf("given again while it runs: %+v, %v; want it handed back", job, err)
 	}
-	close(d.hold)
+	release()
 	if job := <-first; job == nil || job.State != engine.JobDone {
 		t.Fatalf("the first run: %+v", job)
 	}
@@ -530,11 +551,20 @@ func TestRunJobGivenAgainWhileRunning(t *testing.T) {
 	}
 }
 
-// workersSay is engine.Workers as a worker answers: runs, and whether it
-// answered at all.
-type workersSay struct{ runs, ok bool }
+// workersSay is engine.Workers as worker answers about job: runs, and
+// whether it answered at all.
+type workersSay struct {
+	t           *testing.T
+	worker, job string
+	runs, ok    bool
+}
 
-func (w workersSay) Runs(context.Context, string, string) (bool, bool) { return w.runs, w.ok }
+func (w workersSay) Runs(_ context.Context, worker, job string) (bool, bool) {
+	if worker != w.worker || job != w.job {
+		w.t.Errorf("asked %s about %s, want %s about %s", worker, job, w.worker, w.job)
+	}
+	return w.runs, w.ok
+}
 
 // TestSilentWorkerAsked: a running job whose record stopped beating is taken
 // over only when its worker does not say it runs it. (The store electing a
@@ -552,6 +582,7 @@ func TestSilentWorkerAsked(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, file := appendEngine(t)
+			tc.say.t, tc.say.worker, tc.say.job = t, "w1", "job-s"
 			e.Workers = tc.say
 			ctx := context.Background()
 			j := queued(e, "job-s", "alice", "note hello")

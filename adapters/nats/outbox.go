@@ -206,9 +206,10 @@ func settle(ctx context.Context, m jetstream.Msg, r engine.Retry, ackWait time.D
 // the ack and trying again while it cannot: an ack lost on the way (the
 // consumer's leader died and another is being elected, which takes seconds)
 // gives the message to a process again once AckWait has passed, and an
-// answer already posted would be posted twice. It tries for as long as the
-// message stays this process's, AckWait, and for 5 s at most once ctx ended
-// (shutting down).
+// answer already posted would be posted twice. It starts no attempt past
+// ackWait, about as long as the message stays this process's (a later ack
+// still settles it, should it not have been given out again), nor past 5 s
+// once ctx ended; each attempt takes ackAttempt at most.
 func ackDone(ctx context.Context, m jetstream.Msg, ackWait time.Duration) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {

@@ -25,8 +25,9 @@ const (
 	workerIdle = "idle"
 )
 
-// workerSubject is where the worker named name answers: the name in hex, as
-// a host's name may hold dots, which would split it into tokens.
+// workerSubject is where the worker named name answers: the name in hex, so
+// that no name (with a space, a * or a >) can make a subject that is not
+// one, or that matches another's.
 func workerSubject(name string) string { return "chatops.workers." + hex.EncodeToString([]byte(name)) }
 
 // Serve answers, as the worker named name, whether it runs a job: runs says.
@@ -40,6 +41,11 @@ func (w *Workers) Serve(name string, runs func(job string) bool) (stop func(), e
 		_ = m.Respond([]byte(answer))
 	})
 	if err != nil {
+		return nil, unavailable(err)
+	}
+	// The server knows of the answers before the first job runs.
+	if err := w.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
 		return nil, unavailable(err)
 	}
 	return func() { _ = sub.Unsubscribe() }, nil

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// TestWorkers: a worker says whether it runs a job, from another process's
-// connection to the cluster, while the stream that queues the jobs has no
-// leader; a worker that is gone does not answer.
+// TestWorkers: a worker says whether it runs a job, asked from another
+// server of the cluster, with one of its three servers down; a worker that
+// is gone does not answer.
 func TestWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster and stops a node")

@@ -83,6 +83,9 @@ func (w *Worker) handle(ctx context.Context, j *engine.QueuedJob) error {
 			w.Log.Warn("job not run; it will be tried again", "job", j.ID, "attempt", j.Attempt, "err", err)
 			return err
 		}
+		if w.Engine.Runs(w.Name, j.ID) {
+			return nil // its run here answers it: nothing to give up
+		}
 		if job, err = w.Engine.GiveUp(ctx, j, err); err != nil {
 			return err
 		}

@@ -98,9 +98,12 @@ func TestClusterFaults(t *testing.T) {
 	t0 := time.Now()
 	faults.Go(func() {
 		sleepUntil(t0.Add(faultWorkerKill))
-		if p := workers[0].cur.Load(); p != nil {
-			killedWorker = fmt.Sprintf("/%d ", p.cmd.Process.Pid)
+		p := workers[0].cur.Load()
+		if p == nil {
+			t.Error("the worker to kill is not running")
+			return
 		}
+		killedWorker = fmt.Sprintf("/%d ", p.cmd.Process.Pid)
 		workerKilledAt = time.Now()
 		workers[0].kill()
 		leader := -1

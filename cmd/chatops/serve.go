@@ -182,7 +182,7 @@ func (s *ServeCmd) Run(e *env) error {
 		worker.OAuth = srv.OAuth.WithHTTP(slackadapter.NewDeliveryHTTPClient())
 	}
 	var records sync.WaitGroup // delivered answers being recorded
-	deliverer := newDeliverer(eng, s, srv.OAuth, &records, log)
+	deliverer := newDeliverer(eng, s, srv.OAuth, &records, stopping.Load, log)
 	deliverer.Post = outbox.Post
 	token := slackadapter.TokenFunc(srv.OAuth, s.BotToken)
 	if api != nil || srv.OAuth != nil {
@@ -336,7 +336,7 @@ const deliveredWithin = 30 * time.Second
 
 // newDeliverer builds what delivers answers from the outbox: the routes of
 // this server's Slack settings, and the job records and audit it reports to.
-func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, log *slog.Logger) *slackadapter.Deliverer {
+func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, stopping func() bool, log *slog.Logger) *slackadapter.Deliverer {
 	d := slackadapter.NewDeliverer(log)
 	d.ResponseHosts, d.APIURL = s.ResponseHosts, s.APIURL
 	d.Token = slackadapter.TokenFunc(oauth, s.BotToken)
@@ -347,7 +347,7 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, re
 		// is tried again while the jobs bucket cannot be written (its
 		// leader died and another is being elected): should the ack be
 		// lost too, the delivery that comes back finds it and posts
-		// nothing.
+		// nothing. Not once shutdown began, which waits for the records.
 		records.Go(func() {
 			deadline := time.Now().Add(deliveredWithin)
 			for attempt := 1; ; attempt++ {
@@ -358,7 +358,7 @@ func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, re
 					return
 				}
 				wait := min(time.Duration(attempt)*100*time.Millisecond, time.Second)
-				if engine.ErrorCode(err) != engine.Unavailable || time.Now().Add(wait).After(deadline) {
+				if engine.ErrorCode(err) != engine.Unavailable || time.Now().Add(wait).After(deadline) || stopping() {
 					log.Warn("recording a delivered answer", "job", del.JobID, "attempts", attempt, "err", err)
 					return
 				}
