@@ -21,11 +21,13 @@ var errAlive = errors.New("job still running")
 var errSilent = errors.New("job's worker silent")
 
 // Asking a worker whether it runs a job: each question's bound, and the
-// wait before asking again one that did not answer (longer than nats.go's
-// wait between reconnects).
+// wait before asking again one that did not answer: longer than a worker
+// takes to reconnect to another NATS server (the NATS adapter tries them
+// 250 ms apart, with up to 1 s of jitter under TLS). Every job of a dead
+// worker waits it once more before it is answered unknown.
 const (
 	askWithin = time.Second
-	askAgain  = 3 * time.Second
+	askAgain  = 1500 * time.Millisecond
 )
 
 // Claims say who took a job first: a worker about to run it (ClaimRun), or
