@@ -429,13 +429,19 @@ func (e *Engine) Answered(ctx context.Context, id string) error {
 	return err
 }
 
-// Delivered records that a job's answer reached the person, and how.
+// Delivered records that a job's answer reached the person, and how. It is
+// tried again while the store cannot be written (its leader died and
+// another is being elected), up to StoreTimeout, and no more once ctx ends;
+// the first attempt is made whatever ctx. Should the outbox's ack be lost
+// too, the delivery that comes back finds the record and posts nothing.
 func (e *Engine) Delivered(ctx context.Context, id, route string) error {
-	_, err := e.Jobs.Update(ctx, id, func(j *Job) error {
-		j.Answer, j.AnswerNote = AnswerDelivered, route
-		return nil
+	return e.durably(ctx, func() error {
+		_, err := e.Jobs.Update(context.WithoutCancel(ctx), id, func(j *Job) error {
+			j.Answer, j.AnswerNote = AnswerDelivered, route
+			return nil
+		})
+		return err
 	})
-	return err
 }
 
 // WasDelivered reports whether a job's answer is recorded as delivered.

@@ -139,6 +139,19 @@ func lines(t *testing.T, file string) []string {
 	return strings.Fields(string(data))
 }
 
+// putRunning records j as running on worker, started and last beating at
+// the times given (a zero beat: it never beat), as a worker that claimed it
+// leaves it.
+func putRunning(t *testing.T, jobs engine.Jobs, j *engine.QueuedJob, worker string, started, beat time.Time) {
+	t.Helper()
+	if _, err := jobs.Update(context.Background(), j.ID, func(r *engine.Job) error {
+		*r = engine.Job{ID: j.ID, Command: j.Command, Actor: j.Actor.ID, State: engine.JobRunning, Worker: worker, Started: started, Beat: beat, Attempts: 1}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDeadWorkerUnknown: a custom command whose worker died while it ran is
 // not run again: its outcome is unknown, said plainly and audited once.
 func TestDeadWorkerUnknown(t *testing.T) {
@@ -146,12 +159,7 @@ func TestDeadWorkerUnknown(t *testing.T) {
 	ctx := context.Background()
 	j := queued(e, "job-x", "alice", "note hello")
 	// A worker claimed it and died while the program ran.
-	if _, err := e.Jobs.Update(ctx, j.ID, func(r *engine.Job) error {
-		*r = engine.Job{ID: j.ID, Command: j.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: e.Now()}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRunning(t, e.Jobs, j, "w1", e.Now(), time.Time{})
 	for range 2 {
 		job, err := e.RunJob(ctx, j, "w2", nil)
 		if err != nil {
@@ -491,12 +499,7 @@ func TestClaimLandedReplyLost(t *testing.T) {
 	// is lost: the job is unknown once, and said to be the dead worker's.
 	dead := queued(e, "job-dead", "alice", "note again")
 	beat := e.Now().Add(-time.Hour)
-	if _, err := e.Jobs.(*lostReplyJobs).Jobs.Update(ctx, dead.ID, func(r *engine.Job) error {
-		*r = engine.Job{ID: dead.ID, Command: dead.Command, Actor: "alice", State: engine.JobRunning, Worker: "w0", Started: beat, Beat: beat, Attempts: 1}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRunning(t, e.Jobs.(*lostReplyJobs).Jobs, dead, "w0", beat, beat)
 	e.Workers = workersSay{t: t, worker: "w0", job: dead.ID, ok: true}
 	job, err = e.RunJob(ctx, dead, "w1", nil)
 	if err != nil || job.State != engine.JobUnknown || !strings.Contains(job.Message, "on w0") {
@@ -587,12 +590,7 @@ func TestSilentWorkerAsked(t *testing.T) {
 			ctx := context.Background()
 			j := queued(e, "job-s", "alice", "note hello")
 			beat := e.Now().Add(-time.Hour) // silent for an hour
-			if _, err := e.Jobs.Update(ctx, j.ID, func(r *engine.Job) error {
-				*r = engine.Job{ID: j.ID, Command: j.Command, Actor: "alice", State: engine.JobRunning, Worker: "w1", Started: beat, Beat: beat}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
+			putRunning(t, e.Jobs, j, "w1", beat, beat)
 			job, err := e.RunJob(ctx, j, "w2", nil)
 			switch {
 			case tc.taken && (err != nil || job.State != engine.JobUnknown):
@@ -604,5 +602,46 @@ func TestSilentWorkerAsked(t *testing.T) {
 				t.Errorf("the program ran again: %q", got)
 			}
 		})
+	}
+}
+
+// downJobs fails the first fails updates as a store electing a leader does.
+type downJobs struct {
+	engine.Jobs
+	mu           sync.Mutex
+	fails, tried int
+}
+
+func (d *downJobs) Update(ctx context.Context, id string, fn func(*engine.Job) error) (*engine.Job, error) {
+	d.mu.Lock()
+	d.tried++
+	down := d.tried <= d.fails
+	d.mu.Unlock()
+	if down {
+		return nil, engine.Errorf(engine.Unavailable, "saving job %s: nats: no response from stream", id)
+	}
+	return d.Jobs.Update(ctx, id, fn)
+}
+
+// TestDeliveredWhileStoreElects: a delivered answer's record is tried again
+// while the store cannot be written, so that a delivery given back finds it
+// and posts nothing; once ctx ended (shutdown) it is tried once.
+func TestDeliveredWhileStoreElects(t *testing.T) {
+	e := newEngine(t, engine.DemoConfig())
+	e.ChangeBackoff = func(int) time.Duration { return time.Millisecond }
+	down := &downJobs{Jobs: e.Jobs, fails: 3}
+	e.Jobs = down
+	ctx := context.Background()
+	if err := e.Delivered(ctx, "job-d", "response_url"); err != nil || down.tried != 4 {
+		t.Errorf("Delivered: %v after %d tries; want it recorded on the 4th", err, down.tried)
+	}
+	if !e.WasDelivered(ctx, "job-d") {
+		t.Error("the answer is not recorded as delivered")
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	down.tried, down.fails = 0, 3
+	if err := e.Delivered(ended, "job-e", "response_url"); engine.ErrorCode(err) != engine.Unavailable || down.tried != 1 {
+		t.Errorf("Delivered once shutdown began: %v after %d tries; want one try", err, down.tried)
 	}
 }

@@ -79,17 +79,26 @@ func startClusterServers(t *testing.T, n int) (string, []*server.Server) {
 	return strings.Join(urls, ","), servers
 }
 
+// openCluster opens a connection to a cluster with opts, as serve does
+// (streams brought to the layout), closed with the test.
+func openCluster(t *testing.T, ctx context.Context, opts Options) *Conn {
+	t.Helper()
+	opts.Reconcile = true
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // TestCluster: on a 3-node cluster chatops makes every stream and bucket with
 // three replicas, and Status shows them, each with its leader.
 func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	urls := startCluster(t, 3)
-	c, err := Open(ctx, Options{Reconcile: true, URL: urls})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := openCluster(t, ctx, Options{URL: urls})
 	if n := ClusterSize(c.nc); n != 3 {
 		t.Fatalf("cluster size %d, want 3", n)
 	}
@@ -143,11 +152,7 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Open(ctx, Options{Reconcile: true, URL: strings.Split(urls, ",")[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(second.Close)
+	second := openCluster(t, ctx, Options{URL: strings.Split(urls, ",")[1]})
 	if n := ClusterSize(second.nc); n != 3 {
 		t.Errorf("given one seed, the cluster size is %d, want 3 (the servers it told of)", n)
 	}
@@ -158,11 +163,7 @@ func TestCluster(t *testing.T) {
 	if b, a := before.CachedInfo(), after.CachedInfo(); !a.Created.Equal(b.Created) || a.Config.Replicas != 3 || fmt.Sprint(a.Config) != fmt.Sprint(b.Config) {
 		t.Errorf("a second start changed the audit stream:\n%+v\n%+v", b.Config, a.Config)
 	}
-	one, err := Open(ctx, Options{Reconcile: true, URL: urls, Replicas: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(one.Close)
+	one := openCluster(t, ctx, Options{URL: urls, Replicas: 1})
 	if cfg := streamConfig(t, ctx, one, AuditStream); cfg.Replicas != 1 {
 		t.Errorf("--replicas 1: the audit stream has %d replicas", cfg.Replicas)
 	}

@@ -198,11 +198,7 @@ func TestOutboxAckOutlivesLeaderLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	urls, servers := startClusterServers(t, 3)
-	c, err := Open(ctx, Options{Reconcile: true, URL: urls})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := openCluster(t, ctx, Options{URL: urls})
 	o, err := c.Outbox(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -20,16 +20,8 @@ func TestWorkers(t *testing.T) {
 	seeds := strings.Split(urls, ",")
 	// The worker on the first node, the one asking on the second: the
 	// third, stopped, leaves the streams two of three.
-	worker, err := Open(ctx, Options{Reconcile: true, URL: seeds[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(worker.Close)
-	asker, err := Open(ctx, Options{Reconcile: true, URL: seeds[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(asker.Close)
+	worker := openCluster(t, ctx, Options{URL: seeds[0]})
+	asker := openCluster(t, ctx, Options{URL: seeds[1]})
 	name := "web-1.example.com/4242" // dots and a slash, as host names and pids give
 	stop, err := worker.Workers().Serve(name, func(job string) bool { return job == "j1" })
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	natsadapter "github.com/chatops/chatops/adapters/nats"
@@ -154,13 +153,15 @@ func (s *ServeCmd) Run(e *env) error {
 	outbox.AckWait = s.JobAckWait
 	responder := &slackadapter.Responder{ResponseHosts: s.ResponseHosts}
 	srv.Respond, srv.API = responder.Respond, api
-	var stopping atomic.Bool
+	// stopping ends when shutdown begins.
+	stopping, beginStopping := context.WithCancel(context.Background())
+	defer beginStopping()
 	var sock *slackadapter.Socket
 	if s.Socket {
 		sock = &slackadapter.Socket{Server: srv, AppToken: s.AppToken, APIURL: s.APIURL, HTTP: httpc, Log: log}
 	}
 	srv.Ready = func(ctx context.Context) error {
-		if stopping.Load() {
+		if stopping.Err() != nil {
 			return errors.New("shutting down")
 		}
 		if sock != nil {
@@ -182,7 +183,7 @@ func (s *ServeCmd) Run(e *env) error {
 		worker.OAuth = srv.OAuth.WithHTTP(slackadapter.NewDeliveryHTTPClient())
 	}
 	var records sync.WaitGroup // delivered answers being recorded
-	deliverer := newDeliverer(eng, s, srv.OAuth, &records, stopping.Load, log)
+	deliverer := newDeliverer(eng, s, srv.OAuth, &records, stopping, log)
 	deliverer.Post = outbox.Post
 	token := slackadapter.TokenFunc(srv.OAuth, s.BotToken)
 	if api != nil || srv.OAuth != nil {
@@ -207,9 +208,10 @@ func (s *ServeCmd) Run(e *env) error {
 	var jobs, deliveries sync.WaitGroup
 	// A job whose beats stopped is taken over only once its worker does
 	// not say it runs it.
-	eng.Workers = conn.Workers()
+	workers := conn.Workers()
+	eng.Workers = workers
 	if s.Workers > 0 {
-		stopAnswers, err := conn.Workers().Serve(worker.Name, func(job string) bool { return eng.Runs(worker.Name, job) })
+		stopAnswers, err := workers.Serve(worker.Name, func(job string) bool { return eng.Runs(worker.Name, job) })
 		if err != nil {
 			return err
 		}
@@ -303,7 +305,7 @@ func (s *ServeCmd) Run(e *env) error {
 	case <-e.ctx.Done():
 	}
 	log.Info("shutting down", "timeout", s.ShutdownTimeout)
-	stopping.Store(true) // /readyz says 503 from now on
+	beginStopping() // /readyz says 503 from now on
 	// Requests are acks, answered in milliseconds (Slack waits 3 s): their
 	// part of the shutdown is short, so the jobs' grace stays the bound.
 	shutdown, done := context.WithTimeout(context.Background(), min(s.ShutdownTimeout, 5*time.Second))
@@ -328,41 +330,21 @@ func (s *ServeCmd) Run(e *env) error {
 	return nil
 }
 
-// deliveredWithin bounds how long a delivered answer's record is tried: a
-// leader election many times over. A delivery given back to the outbox comes
-// again after --job-ack-wait and reads the record then; a record that lands
-// later still shows in jobs.
-const deliveredWithin = 30 * time.Second
-
 // newDeliverer builds what delivers answers from the outbox: the routes of
 // this server's Slack settings, and the job records and audit it reports to.
-func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, stopping func() bool, log *slog.Logger) *slackadapter.Deliverer {
+func newDeliverer(eng *engine.Engine, s *ServeCmd, oauth *slackadapter.OAuth, records *sync.WaitGroup, stopping context.Context, log *slog.Logger) *slackadapter.Deliverer {
 	d := slackadapter.NewDeliverer(log)
 	d.ResponseHosts, d.APIURL = s.ResponseHosts, s.APIURL
 	d.Token = slackadapter.TokenFunc(oauth, s.BotToken)
 	d.Delivered = func(ctx context.Context, del *engine.Delivery, route string) {
 		// Recorded beside the outbox's ack, not before it: a process killed
 		// between Slack taking an answer and the ack posts it again, so
-		// that window is kept as short as one acknowledgement. The record
-		// is tried again while the jobs bucket cannot be written (its
-		// leader died and another is being elected): should the ack be
-		// lost too, the delivery that comes back finds it and posts
-		// nothing. Not once shutdown began, which waits for the records.
+		// that window is kept as short as one acknowledgement. Tried again
+		// while the store elects a leader, but not once shutdown began,
+		// which waits for the records.
 		records.Go(func() {
-			deadline := time.Now().Add(deliveredWithin)
-			for attempt := 1; ; attempt++ {
-				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				err := eng.Delivered(actx, del.JobID, route)
-				cancel()
-				if err == nil {
-					return
-				}
-				wait := min(time.Duration(attempt)*100*time.Millisecond, time.Second)
-				if engine.ErrorCode(err) != engine.Unavailable || time.Now().Add(wait).After(deadline) || stopping() {
-					log.Warn("recording a delivered answer", "job", del.JobID, "attempts", attempt, "err", err)
-					return
-				}
-				time.Sleep(wait)
+			if err := eng.Delivered(stopping, del.JobID, route); err != nil {
+				log.Warn("recording a delivered answer", "job", del.JobID, "err", err)
 			}
 		})
 	}
